@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Two cores: NATS tests start their own servers; keep parallelism modest.
+    maxWorkers: 2,
+  },
+});
