@@ -1,0 +1,359 @@
+// decide: (state, event) → effects, or a rejection. Pure: reads the state (and current margin
+// figures through MarginView), never writes it. SPEC §4 fills, §6 funding, §8 rules.
+import type {
+  AssetEvent, DepositEvent, FundingEvent, InputEvent, InstrumentEvent, LeverageEvent, MarginModeEvent,
+  MarginTransferEvent, MarkEvent, CollateralPriceEvent, TradeEvent, WithdrawEvent,
+} from "../events/types.js";
+import { RejectError, type Rejection } from "../events/errors.js";
+import { abs, checkI64, divCeil, divFloor, min, max, OverflowError, RATE_SCALE, sign, I64_MAX } from "../numbers/int.js";
+import { decimalToString } from "../numbers/decimal.js";
+import type { Effect, InstrumentParams, PositionValues } from "./effects.js";
+import { Draft } from "./draft.js";
+import { collateralValueMinor } from "./collateral.js";
+import { DEFAULT_LEVERAGE, FEES, INSURANCE, type Instrument, type State, type Tier } from "./state.js";
+import { fail, toLots, toMinor, toRateE8, toTicks } from "./units.js";
+
+/** Current margin figures, as the margin engine computes them (SPEC §3). */
+export interface MarginView {
+  /** Cross equity and initial margin of an account (0/0 for an unknown account). */
+  cross(account: string): { equityMinor: bigint; imMinor: bigint };
+  /** Isolated equity (m + U) and initial margin of a position. */
+  isolated(account: string, symbol: string): { equityMinor: bigint; imMinor: bigint };
+}
+
+export type Decision = { ok: true; effects: Effect[] } | { ok: false; rejection: Rejection };
+
+export function decide(state: State, event: InputEvent, margin: MarginView): Decision {
+  try {
+    return { ok: true, effects: decideOrThrow(state, event, margin) };
+  } catch (err) {
+    if (err instanceof RejectError) return { ok: false, rejection: err.rejection };
+    if (err instanceof OverflowError) {
+      return { ok: false, rejection: { code: "E_OVERFLOW", message: err.message } };
+    }
+    throw err;
+  }
+}
+
+function decideOrThrow(state: State, e: InputEvent, margin: MarginView): Effect[] {
+  switch (e.type) {
+    case "asset": return decideAsset(state, e);
+    case "instrument": return decideInstrument(state, e);
+    case "deposit": return decideDeposit(state, e);
+    case "withdraw": return decideWithdraw(state, e, margin);
+    case "leverage": return decideLeverage(state, e);
+    case "margin.mode": return decideMarginMode(state, e);
+    case "margin.transfer": return decideTransfer(state, e, margin);
+    case "trade": return decideTrade(state, e);
+    case "mark": return decideMark(state, e);
+    case "collateral.price": return decideCollateralPrice(state, e);
+    case "funding": return decideFunding(state, e);
+  }
+}
+
+// ---------------------------------------------------------------- reference data
+
+function decideAsset(state: State, e: AssetEvent): Effect[] {
+  const haircutE8 = toRateE8(e.haircut, "haircut", 0n, RATE_SCALE);
+  if (e.settlement && haircutE8 !== 0n) fail("E_ASSET", "haircut", "the settlement asset has haircut 0");
+  if (e.settlement && state.settlementAsset !== null && state.settlementAsset !== e.asset) {
+    fail("E_ASSET", "settlement", `the settlement asset is already ${state.settlementAsset} (one per deployment)`);
+  }
+  const old = state.assets.get(e.asset);
+  if (old !== undefined) {
+    if (old.decimals !== e.decimals) fail("E_ASSET", "decimals", `cannot change decimals of ${e.asset} (${old.decimals})`);
+    if (old.settlement !== e.settlement) fail("E_ASSET", "settlement", `cannot change whether ${e.asset} is the settlement asset`);
+  }
+  return [{ t: "asset", asset: { name: e.asset, decimals: e.decimals, haircutE8, settlement: e.settlement } }];
+}
+
+function decideInstrument(state: State, e: InstrumentEvent): Effect[] {
+  const s = state.settlementAsset === null ? undefined : state.assets.get(state.settlementAsset);
+  if (s === undefined) fail("E_INSTRUMENT", "symbol", "define the settlement asset before instruments");
+  if (e.tickSize.mantissa <= 0n) fail("E_RANGE", "tickSize", "must be positive");
+  if (e.lotSize.mantissa <= 0n) fail("E_RANGE", "lotSize", "must be positive");
+  // k = tickSize · lotSize · 10^decimals must be a positive integer (SPEC §2).
+  const kNum = e.tickSize.mantissa * e.lotSize.mantissa * 10n ** BigInt(s.decimals);
+  const kDen = 10n ** BigInt(e.tickSize.scale + e.lotSize.scale);
+  if (kNum % kDen !== 0n) {
+    fail("E_INSTRUMENT", "tickSize", `tickSize × lotSize × 10^${s.decimals} = ${decimalToString({ mantissa: kNum, scale: e.tickSize.scale + e.lotSize.scale - s.decimals })} is not a positive integer`);
+  }
+  const kMinor = kNum / kDen;
+  if (kMinor > I64_MAX) fail("E_OVERFLOW", "tickSize", "k overflows the 64-bit representation");
+  const tiers: Tier[] = [];
+  let prev: Tier | undefined;
+  for (let i = 0; i < e.tiers.length; i++) {
+    const t = e.tiers[i]!;
+    const maxNotionalMinor = toMinor(t.maxNotional, s.decimals, `tiers[${i}].maxNotional`);
+    if (maxNotionalMinor <= 0n) fail("E_RANGE", `tiers[${i}].maxNotional`, "must be positive");
+    const mmrE8 = toRateE8(t.mmr, `tiers[${i}].mmr`, 0n, RATE_SCALE);
+    let cumMinor = 0n;
+    if (prev !== undefined) {
+      if (maxNotionalMinor <= prev.maxNotionalMinor) fail("E_INSTRUMENT", `tiers[${i}].maxNotional`, "tiers must be in increasing maxNotional");
+      if (mmrE8 < prev.mmrE8) fail("E_INSTRUMENT", `tiers[${i}].mmr`, "mmr must not decrease from tier to tier");
+      // cum_n = cum_{n−1} + floor(maxNotional_{n−1} · (mmr_n − mmr_{n−1})) — floor (SPEC §2).
+      cumMinor = checkI64(prev.cumMinor + divFloor(prev.maxNotionalMinor * (mmrE8 - prev.mmrE8), RATE_SCALE), `tiers[${i}] maintenance amount`);
+    }
+    const tier = { maxNotionalMinor, mmrE8, maxLeverage: t.maxLeverage, cumMinor };
+    tiers.push(tier);
+    prev = tier;
+  }
+  const params: InstrumentParams = {
+    symbol: e.symbol,
+    tickSize: e.tickSize,
+    lotSize: e.lotSize,
+    kMinor,
+    tiers,
+    makerFeeE8: toRateE8(e.makerFee, "makerFee", -RATE_SCALE, RATE_SCALE),
+    takerFeeE8: toRateE8(e.takerFee, "takerFee", -RATE_SCALE, RATE_SCALE),
+    liquidationFeeE8: toRateE8(e.liquidationFee, "liquidationFee", 0n, RATE_SCALE),
+    insuranceShareE8: toRateE8(e.insuranceShare, "insuranceShare", 0n, RATE_SCALE),
+  };
+  const old = state.instruments.get(e.symbol);
+  if (old !== undefined && old.kMinor !== kMinor) {
+    fail("E_INSTRUMENT", "tickSize", `cannot change the contract size of ${e.symbol} (tickSize × lotSize)`);
+  }
+  if (old !== undefined && (decimalToString(old.tickSize) !== decimalToString(e.tickSize) || decimalToString(old.lotSize) !== decimalToString(e.lotSize))) {
+    fail("E_INSTRUMENT", "tickSize", `cannot change tickSize or lotSize of ${e.symbol}`);
+  }
+  return [{ t: "instrument", params }];
+}
+
+// ---------------------------------------------------------------- funds
+
+function idKey(type: string, id: string): string {
+  return `${type}:${id}`;
+}
+
+function checkNotDuplicate(state: State, type: string, id: string): void {
+  if (state.seenIds.has(idKey(type, id))) fail("E_DUPLICATE", "id", `${type} ${JSON.stringify(id)} was already applied`);
+}
+
+function decideDeposit(state: State, e: DepositEvent): Effect[] {
+  checkNotDuplicate(state, e.type, e.id);
+  const asset = state.assets.get(e.asset);
+  if (asset === undefined) fail("E_UNKNOWN", "asset", `unknown asset ${e.asset}`);
+  const amount = toMinor(e.amount, asset.decimals, "amount");
+  if (amount <= 0n) fail("E_RANGE", "amount", "must be positive");
+  const d = new Draft(state);
+  d.addBalance(e.account, e.asset, amount);
+  d.push({ t: "id", key: idKey(e.type, e.id), seen: true });
+  return d.effects();
+}
+
+function decideWithdraw(state: State, e: WithdrawEvent, margin: MarginView): Effect[] {
+  checkNotDuplicate(state, e.type, e.id);
+  const asset = state.assets.get(e.asset);
+  if (asset === undefined) fail("E_UNKNOWN", "asset", `unknown asset ${e.asset}`);
+  const account = state.accounts.get(e.account);
+  if (account === undefined) fail("E_UNKNOWN", "account", `unknown account ${e.account}`);
+  const amount = toMinor(e.amount, asset.decimals, "amount");
+  if (amount <= 0n) fail("E_RANGE", "amount", "must be positive");
+  const before = account.balances.get(e.asset) ?? 0n;
+  const after = before - amount;
+  if (after < 0n) fail("E_MARGIN", "amount", `would leave the ${e.asset} balance below 0`);
+  const sDecimals = state.assets.get(state.settlementAsset!)?.decimals ?? 0;
+  const equityDrop = collateralValueMinor(before, asset, sDecimals) - collateralValueMinor(after, asset, sDecimals);
+  const cross = margin.cross(e.account);
+  if (cross.equityMinor - equityDrop < cross.imMinor) {
+    fail("E_MARGIN", "amount", "would leave cross equity below initial margin");
+  }
+  const d = new Draft(state);
+  d.setBalance(e.account, e.asset, after);
+  d.push({ t: "id", key: idKey(e.type, e.id), seen: true });
+  return d.effects();
+}
+
+// ---------------------------------------------------------------- position settings
+
+function instrumentOf(state: State, symbol: string): Instrument {
+  const inst = state.instruments.get(symbol);
+  if (inst === undefined) fail("E_UNKNOWN", "symbol", `unknown symbol ${symbol}`);
+  return inst;
+}
+
+/** The tier of notional N (SPEC §3): first with N ≤ maxNotional, else the last. */
+export function tierOf(inst: Instrument, notionalMinor: bigint): Tier {
+  for (const t of inst.tiers) if (notionalMinor <= t.maxNotionalMinor) return t;
+  return inst.tiers[inst.tiers.length - 1]!;
+}
+
+/** Default leverage of a new position: 10, or the first tier's maximum if that is lower. */
+export function defaultLeverage(inst: Instrument): number {
+  return Math.min(DEFAULT_LEVERAGE, inst.tiers[0]!.maxLeverage);
+}
+
+function decideLeverage(state: State, e: LeverageEvent): Effect[] {
+  const inst = instrumentOf(state, e.symbol);
+  const d = new Draft(state);
+  const p = d.position(e.account, e.symbol, defaultLeverage(inst));
+  const notional = abs(p.qtyLots) * inst.markTicks * inst.kMinor;
+  const tier = tierOf(inst, notional);
+  if (e.leverage < 1 || e.leverage > tier.maxLeverage) {
+    fail("E_LEVERAGE", "leverage", `must be within [1, ${tier.maxLeverage}] for the position's tier`);
+  }
+  d.setPosition(e.account, e.symbol, { ...p, leverage: e.leverage });
+  return d.effects();
+}
+
+function decideMarginMode(state: State, e: MarginModeEvent): Effect[] {
+  const inst = instrumentOf(state, e.symbol);
+  const d = new Draft(state);
+  const p = d.position(e.account, e.symbol, defaultLeverage(inst));
+  if (p.qtyLots !== 0n) fail("E_MODE", "mode", "the margin mode can change only while the position is flat");
+  const s = state.settlementAsset;
+  if (p.mode === "isolated" && e.mode === "cross" && p.isolatedMarginMinor !== 0n && s !== null) {
+    d.addBalance(e.account, s, p.isolatedMarginMinor); // a flat isolated margin returns to B
+  }
+  d.setPosition(e.account, e.symbol, { ...p, mode: e.mode, isolatedMarginMinor: e.mode === "cross" ? 0n : p.isolatedMarginMinor });
+  return d.effects();
+}
+
+function decideTransfer(state: State, e: MarginTransferEvent, margin: MarginView): Effect[] {
+  instrumentOf(state, e.symbol);
+  const s = state.assets.get(state.settlementAsset ?? "");
+  if (s === undefined) fail("E_UNKNOWN", "symbol", "no settlement asset");
+  const pos = state.accounts.get(e.account)?.positions.get(e.symbol);
+  if (pos === undefined) fail("E_UNKNOWN", "account", `${e.account} has no position settings in ${e.symbol}`);
+  if (pos.mode !== "isolated") fail("E_MODE", "symbol", `the ${e.symbol} position of ${e.account} is not isolated`);
+  const amount = toMinor(e.amount, s.decimals, "amount");
+  if (amount === 0n) fail("E_RANGE", "amount", "must not be zero");
+  const d = new Draft(state);
+  const B = d.balance(e.account, s.name);
+  if (amount > 0n) {
+    if (B - amount < 0n) fail("E_MARGIN", "amount", `would leave the ${s.name} balance below 0`);
+    const cross = margin.cross(e.account);
+    if (cross.equityMinor - amount < cross.imMinor) fail("E_MARGIN", "amount", "would leave cross equity below initial margin");
+  } else {
+    if (pos.isolatedMarginMinor + amount < 0n) fail("E_MARGIN", "amount", "would leave the isolated margin below 0");
+    const iso = margin.isolated(e.account, e.symbol);
+    if (iso.equityMinor + amount < iso.imMinor) fail("E_MARGIN", "amount", "would leave isolated equity below the position's initial margin");
+  }
+  d.setBalance(e.account, s.name, B - amount);
+  d.setPosition(e.account, e.symbol, { ...d.position(e.account, e.symbol), isolatedMarginMinor: pos.isolatedMarginMinor + amount });
+  return d.effects();
+}
+
+// ---------------------------------------------------------------- fills (SPEC §4)
+
+/** Fee of one side: pays ceil(N·f) for f ≥ 0, receives floor(N·|f|) for f < 0. Signed delta to the payer. */
+export function feeDeltaMinor(notionalMinor: bigint, rateE8: bigint): bigint {
+  return rateE8 >= 0n ? -divCeil(notionalMinor * rateE8, RATE_SCALE) : divFloor(notionalMinor * -rateE8, RATE_SCALE);
+}
+
+function decideTrade(state: State, e: TradeEvent): Effect[] {
+  checkNotDuplicate(state, e.type, e.id);
+  const inst = instrumentOf(state, e.symbol);
+  const price = toTicks(e.price, inst, "price");
+  const qty = toLots(e.qty, inst, "qty");
+  const s = state.settlementAsset!;
+  const notional = checkI64(qty * price * inst.kMinor, "trade notional");
+  const buyerFee = feeDeltaMinor(notional, e.taker === "buyer" ? inst.takerFeeE8 : inst.makerFeeE8);
+  const sellerFee = feeDeltaMinor(notional, e.taker === "seller" ? inst.takerFeeE8 : inst.makerFeeE8);
+  const d = new Draft(state);
+  applyLeg(d, inst, s, e.buyer, qty, price, buyerFee);
+  applyLeg(d, inst, s, e.seller, -qty, price, sellerFee);
+  d.addBalance(FEES, s, -(buyerFee + sellerFee), "fee pool balance");
+  if (inst.markTicks === 0n) d.push({ t: "mark", symbol: inst.symbol, ticks: price });
+  d.push({ t: "id", key: idKey(e.type, e.id), seen: true });
+  return d.effects();
+}
+
+/**
+ * One leg of a fill (SPEC §4), in this order: the position change (increase, or reduce with
+ * realized PnL), the fee, the return of a flat isolated margin to B, then any remainder that
+ * opens a position the other way (with isolated auto-margin). Exported for the liquidation
+ * engine, which moves positions with fee 0.
+ */
+export function applyLeg(d: Draft, inst: Instrument, s: string, account: string, dLots: bigint, price: bigint, feeDelta: bigint): void {
+  let p: PositionValues = d.position(account, inst.symbol, defaultLeverage(inst));
+  const isolated = p.mode === "isolated";
+  let remainder = 0n;
+  if (p.qtyLots === 0n || sign(p.qtyLots) === sign(dLots)) {
+    p = { ...p, qtyLots: p.qtyLots + dLots, costLotTicks: p.costLotTicks + dLots * price };
+    d.setPosition(account, inst.symbol, p);
+    if (isolated) autoMargin(d, inst, s, account, abs(dLots), price);
+  } else {
+    const c = min(abs(dLots), abs(p.qtyLots));
+    const sq = sign(p.qtyLots);
+    const removed = (p.costLotTicks * c) / abs(p.qtyLots); // trunc toward zero (SPEC §2)
+    const realized = inst.kMinor * (sq * c * price - removed);
+    p = { ...p, qtyLots: p.qtyLots - sq * c, costLotTicks: p.costLotTicks - removed };
+    if (isolated) p = { ...p, isolatedMarginMinor: p.isolatedMarginMinor + realized };
+    else d.addBalance(account, s, realized);
+    d.setPosition(account, inst.symbol, p);
+    remainder = abs(dLots) - c;
+  }
+  p = d.position(account, inst.symbol);
+  if (isolated) d.setPosition(account, inst.symbol, (p = { ...p, isolatedMarginMinor: p.isolatedMarginMinor + feeDelta }));
+  else d.addBalance(account, s, feeDelta);
+  if (isolated && p.qtyLots === 0n) returnIsolatedMargin(d, inst, s, account);
+  if (remainder > 0n) {
+    p = d.position(account, inst.symbol);
+    const dir = sign(dLots);
+    d.setPosition(account, inst.symbol, { ...p, qtyLots: dir * remainder, costLotTicks: dir * remainder * price });
+    if (isolated) autoMargin(d, inst, s, account, remainder, price);
+  }
+}
+
+/** Isolated auto-margin: min(ceil(a·p·k / L), max(0, B)) moves from B to m (SPEC §4). */
+function autoMargin(d: Draft, inst: Instrument, s: string, account: string, aLots: bigint, price: bigint): void {
+  const p = d.position(account, inst.symbol);
+  const B = d.balance(account, s);
+  const move = min(divCeil(aLots * price * inst.kMinor, BigInt(p.leverage)), max(0n, B));
+  if (move === 0n) return;
+  d.setBalance(account, s, B - move);
+  d.setPosition(account, inst.symbol, { ...p, isolatedMarginMinor: p.isolatedMarginMinor + move });
+}
+
+/** A flat isolated position's margin returns to B; a negative one is first topped up by @insurance. */
+export function returnIsolatedMargin(d: Draft, inst: Instrument, s: string, account: string): void {
+  const p = d.position(account, inst.symbol);
+  const m = p.isolatedMarginMinor;
+  if (m === 0n) return;
+  if (m < 0n) d.addBalance(INSURANCE, s, m, "insurance fund balance");
+  else d.addBalance(account, s, m);
+  d.setPosition(account, inst.symbol, { ...p, isolatedMarginMinor: 0n });
+}
+
+// ---------------------------------------------------------------- prices, funding
+
+function decideMark(state: State, e: MarkEvent): Effect[] {
+  const inst = instrumentOf(state, e.symbol);
+  return [{ t: "mark", symbol: inst.symbol, ticks: toTicks(e.price, inst, "price") }];
+}
+
+function decideCollateralPrice(state: State, e: CollateralPriceEvent): Effect[] {
+  const asset = state.assets.get(e.asset);
+  if (asset === undefined) fail("E_UNKNOWN", "asset", `unknown asset ${e.asset}`);
+  if (asset.settlement) fail("E_ASSET", "asset", "the settlement asset's price is 1 by definition");
+  const priceE8 = toRateE8(e.price, "price", 0n, I64_MAX);
+  return [{ t: "collateral.price", asset: e.asset, priceE8 }];
+}
+
+function decideFunding(state: State, e: FundingEvent): Effect[] {
+  const inst = instrumentOf(state, e.symbol);
+  if (inst.markTicks === 0n) fail("E_UNKNOWN", "symbol", `${e.symbol} has no mark price yet`);
+  const rateE8 = toRateE8(e.rate, "rate", -RATE_SCALE, RATE_SCALE);
+  const s = state.settlementAsset!;
+  const d = new Draft(state);
+  let paid = 0n;
+  let received = 0n;
+  for (const pos of inst.positions) {
+    if (pos.qtyLots === 0n) continue;
+    // P = q·M·k·rate (scaled by 1e8); P > 0 pays. Payers pay ceil(|P|), receivers get floor(|P|).
+    const scaled = pos.qtyLots * inst.markTicks * inst.kMinor * rateE8;
+    if (scaled === 0n) continue;
+    const delta = scaled > 0n ? -divCeil(scaled, RATE_SCALE) : divFloor(-scaled, RATE_SCALE);
+    if (delta < 0n) paid -= delta;
+    else received += delta;
+    if (pos.mode === "isolated") {
+      const p = d.position(pos.account, inst.symbol);
+      d.setPosition(pos.account, inst.symbol, { ...p, isolatedMarginMinor: p.isolatedMarginMinor + delta });
+    } else {
+      d.addBalance(pos.account, s, delta);
+    }
+  }
+  d.addBalance(INSURANCE, s, paid - received, "insurance fund balance");
+  return d.effects();
+}

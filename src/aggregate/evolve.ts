@@ -1,0 +1,162 @@
+// evolve: apply one effect to the state and return its inverse. Effects were fully
+// validated by `decide`, so evolve only asserts (a failed assertion is a bug, not bad input).
+import type { Effect } from "./effects.js";
+import { DEFAULT_LEVERAGE, type Account, type Instrument, type Position, type State } from "./state.js";
+
+function assert(cond: boolean, msg: string): asserts cond {
+  if (!cond) throw new Error(`evolve invariant: ${msg}`);
+}
+
+export function evolve(state: State, e: Effect): Effect {
+  switch (e.t) {
+    case "asset": {
+      const old = state.assets.get(e.asset.name);
+      state.assets.set(e.asset.name, { ...e.asset, priceE8: old?.priceE8 ?? (e.asset.settlement ? 100_000_000n : 0n) });
+      if (e.asset.settlement) state.settlementAsset = e.asset.name;
+      if (old === undefined) return { t: "asset.remove", name: e.asset.name };
+      return { t: "asset", asset: { name: old.name, decimals: old.decimals, haircutE8: old.haircutE8, settlement: old.settlement } };
+    }
+    case "asset.remove": {
+      const old = state.assets.get(e.name);
+      assert(old !== undefined, `asset ${e.name} exists`);
+      state.assets.delete(e.name);
+      if (state.settlementAsset === e.name) state.settlementAsset = null;
+      return { t: "asset", asset: old };
+    }
+    case "instrument": {
+      const old = state.instruments.get(e.params.symbol);
+      const slot = old?.slot ?? state.instrumentsBySlot.length;
+      const inst: Instrument = { ...e.params, slot, markTicks: old?.markTicks ?? 0n, positions: old?.positions ?? [] };
+      state.instruments.set(inst.symbol, inst);
+      state.instrumentsBySlot[slot] = inst;
+      if (old === undefined) return { t: "instrument.remove", symbol: inst.symbol };
+      return { t: "instrument", params: old };
+    }
+    case "instrument.remove": {
+      const old = state.instruments.get(e.symbol);
+      assert(old !== undefined && old.positions.length === 0, `instrument ${e.symbol} removable`);
+      assert(old.slot === state.instrumentsBySlot.length - 1, "instrument removed is the last slot");
+      state.instruments.delete(e.symbol);
+      state.instrumentsBySlot.pop();
+      return { t: "instrument", params: old };
+    }
+    case "account.open": {
+      assert(!state.accounts.has(e.account), `account ${e.account} is new`);
+      const acct: Account = {
+        name: e.account,
+        slot: state.accountsBySlot.length,
+        balances: new Map(),
+        positions: new Map(),
+        crossCallLatched: false,
+      };
+      state.accounts.set(e.account, acct);
+      state.accountsBySlot.push(acct);
+      return { t: "account.remove", account: e.account };
+    }
+    case "account.remove": {
+      const acct = state.accounts.get(e.account);
+      assert(acct !== undefined && acct.positions.size === 0 && acct.balances.size === 0, "account removable");
+      assert(acct.slot === state.accountsBySlot.length - 1, "account removed is the last slot");
+      state.accounts.delete(e.account);
+      state.accountsBySlot.pop();
+      return { t: "account.open", account: e.account };
+    }
+    case "balance": {
+      const acct = state.accounts.get(e.account);
+      assert(acct !== undefined, `account ${e.account} exists`);
+      const old = acct.balances.get(e.asset);
+      if (e.valueMinor === 0n) acct.balances.delete(e.asset);
+      else acct.balances.set(e.asset, e.valueMinor);
+      return { t: "balance", account: e.account, asset: e.asset, valueMinor: old ?? 0n };
+    }
+    case "position": {
+      const acct = state.accounts.get(e.account);
+      const inst = state.instruments.get(e.symbol);
+      assert(acct !== undefined && inst !== undefined, `position ${e.account}/${e.symbol} has account and instrument`);
+      let pos = acct.positions.get(e.symbol);
+      if (pos === undefined) {
+        pos = {
+          account: e.account,
+          symbol: e.symbol,
+          slot: state.positionsBySlot.length,
+          qtyLots: 0n,
+          costLotTicks: 0n,
+          isolatedMarginMinor: 0n,
+          mode: "cross",
+          leverage: DEFAULT_LEVERAGE,
+          callLatched: false,
+        };
+        acct.positions.set(e.symbol, pos);
+        inst.positions.push(pos);
+        state.positionsBySlot.push(pos);
+        assign(pos, e.values);
+        return { t: "position.remove", account: e.account, symbol: e.symbol };
+      }
+      const old = { qtyLots: pos.qtyLots, costLotTicks: pos.costLotTicks, isolatedMarginMinor: pos.isolatedMarginMinor, mode: pos.mode, leverage: pos.leverage };
+      assign(pos, e.values);
+      return { t: "position", account: e.account, symbol: e.symbol, values: old };
+    }
+    case "position.remove": {
+      const acct = state.accounts.get(e.account);
+      const inst = state.instruments.get(e.symbol);
+      const pos = acct?.positions.get(e.symbol);
+      assert(acct !== undefined && inst !== undefined && pos !== undefined, "position exists");
+      assert(pos.slot === state.positionsBySlot.length - 1, "position removed is the last slot");
+      assert(inst.positions[inst.positions.length - 1] === pos, "position removed is the instrument's last");
+      const values = { qtyLots: pos.qtyLots, costLotTicks: pos.costLotTicks, isolatedMarginMinor: pos.isolatedMarginMinor, mode: pos.mode, leverage: pos.leverage };
+      acct.positions.delete(e.symbol);
+      inst.positions.pop();
+      state.positionsBySlot.pop();
+      return { t: "position", account: e.account, symbol: e.symbol, values };
+    }
+    case "mark": {
+      const inst = state.instruments.get(e.symbol);
+      assert(inst !== undefined, `instrument ${e.symbol} exists`);
+      const old = inst.markTicks;
+      inst.markTicks = e.ticks;
+      return { t: "mark", symbol: e.symbol, ticks: old };
+    }
+    case "collateral.price": {
+      const asset = state.assets.get(e.asset);
+      assert(asset !== undefined, `asset ${e.asset} exists`);
+      const old = asset.priceE8;
+      asset.priceE8 = e.priceE8;
+      return { t: "collateral.price", asset: e.asset, priceE8: old };
+    }
+    case "id": {
+      const had = state.seenIds.has(e.key);
+      if (e.seen) state.seenIds.add(e.key);
+      else state.seenIds.delete(e.key);
+      return { t: "id", key: e.key, seen: had };
+    }
+    case "latch.cross": {
+      const acct = state.accounts.get(e.account);
+      assert(acct !== undefined, `account ${e.account} exists`);
+      const old = acct.crossCallLatched;
+      acct.crossCallLatched = e.on;
+      return { t: "latch.cross", account: e.account, on: old };
+    }
+    case "latch.isolated": {
+      const pos = state.accounts.get(e.account)?.positions.get(e.symbol);
+      assert(pos !== undefined, "position exists");
+      const old = pos.callLatched;
+      pos.callLatched = e.on;
+      return { t: "latch.isolated", account: e.account, symbol: e.symbol, on: old };
+    }
+  }
+}
+
+function assign(pos: Position, v: { qtyLots: bigint; costLotTicks: bigint; isolatedMarginMinor: bigint; mode: Position["mode"]; leverage: number }): void {
+  pos.qtyLots = v.qtyLots;
+  pos.costLotTicks = v.costLotTicks;
+  pos.isolatedMarginMinor = v.isolatedMarginMinor;
+  pos.mode = v.mode;
+  pos.leverage = v.leverage;
+}
+
+/** Applies effects in order; returns the inverses in the order that undoes them. */
+export function evolveAll(state: State, effects: readonly Effect[]): Effect[] {
+  const undo: Effect[] = [];
+  for (const e of effects) undo.push(evolve(state, e));
+  return undo.reverse();
+}

@@ -1,0 +1,112 @@
+// mmc — the command-line interface. Exit codes: 0 ok; 1 the work failed (a broken journal,
+// a failed verification); 2 usage errors (unknown command or option, bad argument).
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { replayCommand } from "./replay-cmd.js";
+import { demoCommand } from "./demo.js";
+import { verifyCommand, importCommand, exportCommand, generateCommand } from "./log-cmds.js";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export function intArg(name: string, min = 0): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("mmc")
+    .description("Exchange-grade, event-sourced matching-and-margin core: exact margin in a WASM kernel, hash-chained journal, NATS JetStream pipeline.")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("demo")
+    .description("the main job on the embedded default (no broker): generate a seeded market with a crash, journal it, replay it, show what happened")
+    .option("--seed <n>", "generator seed", intArg("seed"), 42)
+    .option("--accounts <n>", "number of trader accounts", intArg("accounts", 2), 5000)
+    .option("--events <n>", "number of events", intArg("events", 100), 200_000)
+    .option("--dir <path>", "where to write market.ndjson and market.journal (default: a temp dir)")
+    .option("--json", "print the summary as JSON")
+    .option("--no-progress", "no progress bars")
+    .action(async (opts) => {
+      process.exitCode = await demoCommand(opts);
+    });
+
+  program
+    .command("replay")
+    .description("replay an NDJSON log or a journal and print the SPEC §9 report")
+    .argument("<log>", "NDJSON file or journal")
+    .option("--json", "print exactly the SPEC §9 report as JSON")
+    .option("--until <seq>", "stop after this seq", intArg("until", 0))
+    .option("--snapshot <file>", "start from this snapshot and replay the rest")
+    .option("--snapshot-at <seq>", "write a snapshot after this seq (with --snapshot-out)", intArg("snapshot-at", 0))
+    .option("--snapshot-out <file>", "snapshot file to write")
+    .option("--no-progress", "no progress bar")
+    .action(async (log: string, opts) => {
+      process.exitCode = await replayCommand(log, opts);
+    });
+
+  program
+    .command("verify")
+    .description("verify a journal's checksums and hash chain: prints the head hash (exit 0) or the first bad record (exit 1)")
+    .argument("<journal>")
+    .option("--json", "print the result as JSON")
+    .action((journal: string, opts) => {
+      process.exitCode = verifyCommand(journal, opts);
+    });
+
+  program
+    .command("import")
+    .description("convert an NDJSON log into a journal (seq, ts, checksum, hash chain, fsync)")
+    .argument("<ndjson>")
+    .argument("<journal>")
+    .option("--no-progress", "no progress bar")
+    .action(async (src: string, dst: string, opts) => {
+      process.exitCode = await importCommand(src, dst, opts);
+    });
+
+  program
+    .command("export")
+    .description("write a journal's input events back as NDJSON (stdout or --out)")
+    .argument("<journal>")
+    .option("--out <file>", "output file (default stdout)")
+    .action(async (journal: string, opts) => {
+      process.exitCode = await exportCommand(journal, opts);
+    });
+
+  program
+    .command("generate")
+    .description("write a seeded synthetic market as NDJSON (the demo's generator)")
+    .option("--seed <n>", "generator seed", intArg("seed"), 42)
+    .option("--accounts <n>", "number of trader accounts", intArg("accounts", 2), 1000)
+    .option("--events <n>", "number of events", intArg("events", 1), 10_000)
+    .option("--out <file>", "output file (default stdout)")
+    .action(async (opts) => {
+      process.exitCode = await generateCommand(opts);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit through here with code 0.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    process.stderr.write(`mmc: ${(err as Error).stack ?? String(err)}\n`);
+    return EXIT_FAILED;
+  }
+}
+
