@@ -1,0 +1,213 @@
+// Layout of the margin book: one field list shared by both engines, so the reference (plain
+// JS memory) and the kernel (WASM linear memory) expose identical views. The kernel reads
+// the same offsets from a layout table that kernel.ts writes into linear memory; the field
+// order below is mirrored by the F_* indices in assembly/layout.ts (checked at load time).
+import { MAX_TIERS, type BookCapacity, type MarginBook } from "./engine.js";
+
+export type BookArrayName = Exclude<keyof MarginBook, "capacity">;
+export type FieldKind = "i64" | "i32";
+export type FieldDim = "positions" | "accounts" | "instruments" | "tiers";
+
+export interface FieldSpec {
+  readonly name: string;
+  readonly kind: FieldKind;
+  readonly dim: FieldDim;
+}
+
+/** The public book fields, in layout order (inputs, then outputs). */
+export const BOOK_FIELDS: readonly (FieldSpec & { readonly name: BookArrayName })[] = [
+  // position inputs
+  { name: "pos_qty_lots", kind: "i64", dim: "positions" },
+  { name: "pos_cost_lot_ticks", kind: "i64", dim: "positions" },
+  { name: "pos_isolated_margin_minor", kind: "i64", dim: "positions" },
+  { name: "pos_instrument", kind: "i32", dim: "positions" },
+  { name: "pos_account", kind: "i32", dim: "positions" },
+  { name: "pos_leverage", kind: "i32", dim: "positions" },
+  { name: "pos_mode", kind: "i32", dim: "positions" },
+  // instrument inputs
+  { name: "inst_mark_ticks", kind: "i64", dim: "instruments" },
+  { name: "inst_k_minor", kind: "i64", dim: "instruments" },
+  { name: "inst_tier_count", kind: "i32", dim: "instruments" },
+  { name: "tier_max_notional_minor", kind: "i64", dim: "tiers" },
+  { name: "tier_mmr_e8", kind: "i64", dim: "tiers" },
+  { name: "tier_cum_minor", kind: "i64", dim: "tiers" },
+  // account inputs
+  { name: "acct_base_minor", kind: "i64", dim: "accounts" },
+  // position outputs
+  { name: "pos_notional_minor", kind: "i64", dim: "positions" },
+  { name: "pos_upnl_minor", kind: "i64", dim: "positions" },
+  { name: "pos_mm_minor", kind: "i64", dim: "positions" },
+  { name: "pos_im_minor", kind: "i64", dim: "positions" },
+  { name: "pos_equity_minor", kind: "i64", dim: "positions" },
+  { name: "pos_tier", kind: "i32", dim: "positions" },
+  { name: "pos_status", kind: "i32", dim: "positions" },
+  // account outputs
+  { name: "acct_equity_minor", kind: "i64", dim: "accounts" },
+  { name: "acct_mm_minor", kind: "i64", dim: "accounts" },
+  { name: "acct_im_minor", kind: "i64", dim: "accounts" },
+  { name: "acct_status", kind: "i32", dim: "accounts" },
+];
+
+/** Inputs are the fields before the first output; ensureCapacity must keep them. */
+export const BOOK_INPUT_FIELD_COUNT = 14;
+
+/**
+ * Kernel-private scratch after the book fields: the high words of the exact (128-bit)
+ * account sums, per-account flags, and the list region computeList copies into (a list of
+ * distinct positions never exceeds the position capacity, so it never needs its own growth).
+ */
+export const KERNEL_SCRATCH_FIELDS: readonly FieldSpec[] = [
+  { name: "acct_equity_hi", kind: "i64", dim: "accounts" },
+  { name: "acct_mm_hi", kind: "i64", dim: "accounts" },
+  { name: "acct_im_hi", kind: "i64", dim: "accounts" },
+  { name: "acct_flags", kind: "i32", dim: "accounts" },
+  { name: "list_positions", kind: "i32", dim: "positions" },
+];
+
+export const KERNEL_FIELDS: readonly FieldSpec[] = [...BOOK_FIELDS, ...KERNEL_SCRATCH_FIELDS];
+
+/** Alignment of every array (a cache line; also satisfies the 8-byte alignment of i64). */
+export const FIELD_ALIGN_BYTES = 64;
+
+/** Upper bound per dimension: keeps every offset well inside a 32-bit address space. */
+export const MAX_CAPACITY = 1 << 26;
+
+export const DEFAULT_CAPACITY: BookCapacity = { positions: 1024, accounts: 256, instruments: 16 };
+
+export function checkCapacity(cap: BookCapacity, what: string): BookCapacity {
+  for (const dim of ["positions", "accounts", "instruments"] as const) {
+    const n = cap[dim];
+    if (!Number.isSafeInteger(n) || n < 1 || n > MAX_CAPACITY) {
+      throw new RangeError(`${what}: capacity.${dim} must be an integer in [1, ${MAX_CAPACITY}], got ${n}`);
+    }
+  }
+  return { positions: cap.positions, accounts: cap.accounts, instruments: cap.instruments };
+}
+
+/**
+ * The capacity to grow to for a request: never shrinks, and grows by at least half so that
+ * callers asking for one more slot at a time stay amortized O(1).
+ */
+export function grownCapacity(current: BookCapacity, requested: BookCapacity): BookCapacity {
+  checkCapacity(requested, "ensureCapacity");
+  const grow = (cur: number, req: number): number =>
+    req <= cur ? cur : Math.min(MAX_CAPACITY, Math.max(req, cur + (cur >> 1)));
+  return {
+    positions: grow(current.positions, requested.positions),
+    accounts: grow(current.accounts, requested.accounts),
+    instruments: grow(current.instruments, requested.instruments),
+  };
+}
+
+export function sameCapacity(a: BookCapacity, b: BookCapacity): boolean {
+  return a.positions === b.positions && a.accounts === b.accounts && a.instruments === b.instruments;
+}
+
+export function fieldLength(f: FieldSpec, cap: BookCapacity): number {
+  switch (f.dim) {
+    case "positions":
+      return cap.positions;
+    case "accounts":
+      return cap.accounts;
+    case "instruments":
+      return cap.instruments;
+    case "tiers":
+      return cap.instruments * MAX_TIERS;
+  }
+}
+
+export function fieldBytes(f: FieldSpec, cap: BookCapacity): number {
+  return fieldLength(f, cap) * (f.kind === "i64" ? 8 : 4);
+}
+
+export interface Layout {
+  readonly capacity: BookCapacity;
+  /** Byte offset of each field, same order as the field list. */
+  readonly offsets: readonly number[];
+  /** First byte after the last field. */
+  readonly endBytes: number;
+}
+
+function alignUp(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
+
+export function layoutFields(fields: readonly FieldSpec[], cap: BookCapacity, baseBytes: number): Layout {
+  let at = alignUp(baseBytes, FIELD_ALIGN_BYTES);
+  const offsets: number[] = [];
+  for (const f of fields) {
+    offsets.push(at);
+    at = alignUp(at + fieldBytes(f, cap), FIELD_ALIGN_BYTES);
+  }
+  return { capacity: cap, offsets, endBytes: at };
+}
+
+/** Typed-array views of the book fields over `buffer` (the first BOOK_FIELDS.length of the layout). */
+export function bookViews(buffer: ArrayBuffer, layout: Layout): MarginBook {
+  const views: Record<string, BigInt64Array | Int32Array> = {};
+  BOOK_FIELDS.forEach((f, j) => {
+    const off = layout.offsets[j]!;
+    const len = fieldLength(f, layout.capacity);
+    views[f.name] = f.kind === "i64" ? new BigInt64Array(buffer, off, len) : new Int32Array(buffer, off, len);
+  });
+  return { capacity: layout.capacity, ...views } as unknown as MarginBook;
+}
+
+/** A book in plain JS memory (the reference engine's). All values start at zero. */
+export function createBook(cap: BookCapacity = DEFAULT_CAPACITY): MarginBook {
+  const c = checkCapacity(cap, "createBook");
+  const layout = layoutFields(BOOK_FIELDS, c, 0);
+  return bookViews(new ArrayBuffer(layout.endBytes), layout);
+}
+
+/** Copies every input field of `from` into `to` (which must be at least as large). */
+export function copyInputs(from: MarginBook, to: MarginBook): void {
+  for (let j = 0; j < BOOK_INPUT_FIELD_COUNT; j++) {
+    const name = BOOK_FIELDS[j]!.name;
+    const src = from[name];
+    const dst = to[name];
+    if (src instanceof BigInt64Array && dst instanceof BigInt64Array) dst.set(src);
+    else if (src instanceof Int32Array && dst instanceof Int32Array) dst.set(src);
+  }
+}
+
+// ---- input validation shared by both engines (same codes, same order, same messages)
+
+export const ERR_INSTRUMENT_INDEX = 1;
+export const ERR_ACCOUNT_INDEX = 2;
+export const ERR_MODE = 3;
+export const ERR_LEVERAGE = 4;
+export const ERR_K = 5;
+export const ERR_MARK = 6;
+export const ERR_TIER_COUNT = 7;
+export const ERR_MMR = 8;
+export const ERR_LIST_INDEX = 9;
+export const ERR_LIST_DUPLICATE = 10;
+
+/** The RangeError message for an input error `code` found at position (or list entry) `index`. */
+export function inputErrorMessage(code: number, index: number): string {
+  switch (code) {
+    case ERR_INSTRUMENT_INDEX:
+      return `position ${index}: pos_instrument out of range`;
+    case ERR_ACCOUNT_INDEX:
+      return `position ${index}: pos_account out of range`;
+    case ERR_MODE:
+      return `position ${index}: pos_mode must be MODE_CROSS or MODE_ISOLATED`;
+    case ERR_LEVERAGE:
+      return `position ${index}: pos_leverage must be >= 1`;
+    case ERR_K:
+      return `position ${index}: inst_k_minor of its instrument must be >= 1`;
+    case ERR_MARK:
+      return `position ${index}: inst_mark_ticks of its instrument must be >= 0`;
+    case ERR_TIER_COUNT:
+      return `position ${index}: inst_tier_count of its instrument must be in [1, ${MAX_TIERS}]`;
+    case ERR_MMR:
+      return `position ${index}: tier_mmr_e8 of its tier must be in [0, 1e8]`;
+    case ERR_LIST_INDEX:
+      return `list entry ${index}: position index out of range`;
+    case ERR_LIST_DUPLICATE:
+      return `list entry ${index}: duplicate position`;
+    default:
+      return `position ${index}: invalid input (code ${code})`;
+  }
+}

@@ -1,0 +1,221 @@
+// KernelMarginEngine: the AssemblyScript kernel (assembly/) over the structure-of-arrays book
+// in WASM linear memory. The book's typed arrays are views of that memory, so the aggregate
+// writes inputs straight where the kernel reads them. Semantics: those of reference.ts, bit
+// for bit (the differential tests in test/margin hold the two together).
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { instantiateSync } from "@assemblyscript/loader";
+import {
+  BOOK_FIELDS,
+  DEFAULT_CAPACITY,
+  KERNEL_FIELDS,
+  bookViews,
+  checkCapacity,
+  fieldBytes,
+  grownCapacity,
+  inputErrorMessage,
+  layoutFields,
+  sameCapacity,
+  type Layout,
+} from "./book.js";
+import { MAX_TIERS, type BookCapacity, type MarginBook, type MarginEngine } from "./engine.js";
+
+// The project's TypeScript libs (ES2023 + @types/node 20) do not declare the WebAssembly
+// namespace, so the two pieces used here are typed locally.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(deltaPages: number): number;
+}
+type WasmModule = object;
+const WasmApi = (globalThis as unknown as { WebAssembly: { Module: new (bytes: Uint8Array) => WasmModule } }).WebAssembly;
+
+/** The kernel's exports (raw bindings: i64 crosses as bigint). */
+interface KernelExports extends Record<string, unknown> {
+  readonly memory: WasmMemory;
+  layoutTablePtr(): number;
+  layoutFieldCount(): number;
+  maxTiers(): number;
+  computeAll(nPositions: number, nAccounts: number): number;
+  computeList(count: number): number;
+  errorIndex(): number;
+  liquidationPrice(p: number): bigint;
+  bankruptcyPrice(p: number): number;
+  resultHi(): bigint;
+  resultLo(): bigint;
+}
+
+/** Bytes the kernel reserves for its layout table (assembly/layout.ts TABLE_BYTES). */
+const TABLE_BYTES = 256;
+const PAGE_BYTES = 65536;
+/** wasm32 linear memory tops out at 4 GiB (65536 pages). */
+const MAX_MEMORY_BYTES = 65536 * PAGE_BYTES;
+/** Kernel-only error code: a count beyond capacity (assembly/errors.ts ERR_COUNT). */
+const ERR_COUNT = 11;
+
+/**
+ * build/kernel.wasm of this package: found by walking up from this module to the directory
+ * holding package.json, so it works from src/ (vitest) and from dist/src/ (after tsc).
+ */
+export function kernelWasmPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, "package.json"))) return join(dir, "build", "kernel.wasm");
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`kernel: no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+let compiled: WasmModule | undefined;
+
+/** The compiled kernel, compiled once per process (synchronously, so engines construct synchronously). */
+function kernelModule(): WasmModule {
+  if (compiled === undefined) {
+    const path = kernelWasmPath();
+    if (!existsSync(path)) throw new Error(`kernel: ${path} not found; run \`npm run build:wasm\``);
+    compiled = new WasmApi.Module(readFileSync(path));
+  }
+  return compiled;
+}
+
+function checkCount(n: number, cap: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0 || n > cap) throw new RangeError(`${what} must be an integer in [0, ${cap}], got ${n}`);
+}
+
+function checkPositionIndex(cap: number, p: number, what: string): void {
+  if (!Number.isSafeInteger(p) || p < 0 || p >= cap) {
+    throw new RangeError(`${what}: position index must be in [0, ${cap}), got ${p}`);
+  }
+}
+
+export class KernelMarginEngine implements MarginEngine {
+  readonly name = "kernel" as const;
+  private readonly wasm: KernelExports;
+  /** First byte the arrays may use (after the kernel's static data and layout table). */
+  private readonly baseBytes: number;
+  private layout: Layout;
+  private views: MarginBook;
+  /** View of the kernel's list region (computeList copies its argument here). */
+  private listView: Int32Array;
+
+  constructor(cap: BookCapacity = DEFAULT_CAPACITY) {
+    const c = checkCapacity(cap, "KernelMarginEngine");
+    this.wasm = instantiateSync<KernelExports>(kernelModule() as Parameters<typeof instantiateSync>[0], {}).exports;
+    if (this.wasm.layoutFieldCount() !== KERNEL_FIELDS.length || this.wasm.maxTiers() !== MAX_TIERS) {
+      throw new Error("kernel: build/kernel.wasm does not match src/margin/book.ts; rebuild it");
+    }
+    this.baseBytes = (this.wasm.layoutTablePtr() >>> 0) + TABLE_BYTES;
+    this.layout = layoutFields(KERNEL_FIELDS, c, this.baseBytes);
+    this.growMemoryTo(this.layout.endBytes);
+    this.writeTable();
+    this.views = bookViews(this.wasm.memory.buffer, this.layout);
+    this.listView = this.makeListView();
+  }
+
+  get book(): MarginBook {
+    return this.views;
+  }
+
+  ensureCapacity(cap: BookCapacity): void {
+    const old = this.layout;
+    const next = grownCapacity(old.capacity, cap);
+    if (sameCapacity(next, old.capacity)) return;
+    const layout = layoutFields(KERNEL_FIELDS, next, this.baseBytes);
+    this.growMemoryTo(layout.endBytes);
+    // Move every array to its new (never lower) offset, last first, so no move overwrites
+    // data not yet moved; then zero the new tail of each.
+    const bytes = new Uint8Array(this.wasm.memory.buffer);
+    for (let j = KERNEL_FIELDS.length - 1; j >= 0; j--) {
+      const f = KERNEL_FIELDS[j]!;
+      const from = old.offsets[j]!;
+      const to = layout.offsets[j]!;
+      bytes.copyWithin(to, from, from + fieldBytes(f, old.capacity));
+    }
+    KERNEL_FIELDS.forEach((f, j) => {
+      const to = layout.offsets[j]!;
+      bytes.fill(0, to + fieldBytes(f, old.capacity), to + fieldBytes(f, next));
+    });
+    this.layout = layout;
+    this.writeTable();
+    this.views = bookViews(this.wasm.memory.buffer, layout);
+    this.listView = this.makeListView();
+  }
+
+  computeAll(nPositions: number, nAccounts: number): number {
+    const cap = this.layout.capacity;
+    checkCount(nPositions, cap.positions, "computeAll: nPositions");
+    checkCount(nAccounts, cap.accounts, "computeAll: nAccounts");
+    return this.check(this.wasm.computeAll(nPositions, nAccounts));
+  }
+
+  computeList(positions: Int32Array, count: number): number {
+    checkCount(count, positions.length, "computeList: count");
+    if (count > this.layout.capacity.positions) {
+      throw new RangeError("computeList: more entries than positions (duplicates)");
+    }
+    this.listView.set(positions.subarray(0, count));
+    return this.check(this.wasm.computeList(count));
+  }
+
+  liquidationPrice(p: number): bigint | null {
+    checkPositionIndex(this.layout.capacity.positions, p, "liquidationPrice");
+    const r = this.wasm.liquidationPrice(p);
+    if (r < 0n) this.check(Number(r));
+    return r === 0n ? null : r;
+  }
+
+  bankruptcyPrice(p: number): bigint | null {
+    checkPositionIndex(this.layout.capacity.positions, p, "bankruptcyPrice");
+    const r = this.check(this.wasm.bankruptcyPrice(p));
+    if (r === 0) return null;
+    return (BigInt.asIntN(64, this.wasm.resultHi()) << 64n) + BigInt.asUintN(64, this.wasm.resultLo());
+  }
+
+  /** Passes a non-negative kernel result through; turns -code into the RangeError the reference throws. */
+  private check(r: number): number {
+    if (r >= 0) return r;
+    const code = -r;
+    const index = this.wasm.errorIndex();
+    if (code === ERR_COUNT) throw new RangeError(`kernel: count or index ${index} out of range`);
+    throw new RangeError(inputErrorMessage(code, index));
+  }
+
+  private growMemoryTo(bytes: number): void {
+    if (bytes > MAX_MEMORY_BYTES) throw new RangeError(`kernel: a book of ${bytes} bytes exceeds 4 GiB of linear memory`);
+    const have = this.wasm.memory.buffer.byteLength;
+    if (bytes <= have) return;
+    try {
+      this.wasm.memory.grow(Math.ceil((bytes - have) / PAGE_BYTES));
+    } catch (e) {
+      throw new RangeError(`kernel: cannot grow linear memory to ${bytes} bytes (${String(e)})`);
+    }
+  }
+
+  /** Writes capacities and field offsets where the kernel reads them (assembly/layout.ts). */
+  private writeTable(): void {
+    const table = new Uint32Array(this.wasm.memory.buffer, this.wasm.layoutTablePtr() >>> 0, TABLE_BYTES / 4);
+    const cap = this.layout.capacity;
+    table[0] = cap.positions;
+    table[1] = cap.accounts;
+    table[2] = cap.instruments;
+    table[3] = KERNEL_FIELDS.length;
+    this.layout.offsets.forEach((off, j) => {
+      table[4 + j] = off;
+    });
+  }
+
+  private makeListView(): Int32Array {
+    const j = KERNEL_FIELDS.findIndex((f) => f.name === "list_positions");
+    return new Int32Array(this.wasm.memory.buffer, this.layout.offsets[j]!, this.layout.capacity.positions);
+  }
+}
+
+/** Sanity: the book views are the first fields of the kernel layout. */
+if (KERNEL_FIELDS.slice(0, BOOK_FIELDS.length).some((f, j) => f !== BOOK_FIELDS[j])) {
+  throw new Error("kernel: KERNEL_FIELDS must start with BOOK_FIELDS");
+}
+
+export function createKernelMarginEngine(cap: BookCapacity = DEFAULT_CAPACITY): KernelMarginEngine {
+  return new KernelMarginEngine(cap);
+}
