@@ -20,7 +20,7 @@ import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, ACCT_LIQUIDATABLE, ACCT_OVERFLOW, POS_C
 import { BookSync, emptyTouched, type Touched } from "./margin/sync.js";
 import { createKernelMarginEngine } from "./margin/kernel.js";
 import { autoDeleverage, compareCandidates, liquidate, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
-import type { AdlOutput, LiquidationOutput, MarginCallOutput, OutputEvent, RejectedOutput } from "./outputs/events.js";
+import type { AdlOutput, InsuranceCoverOutput, LiquidationOutput, MarginCallOutput, OutputEvent, RejectedOutput } from "./outputs/events.js";
 
 /** What the report lists besides the state: every rejection and derived event, in order. */
 export interface History {
@@ -28,10 +28,11 @@ export interface History {
   readonly liquidations: LiquidationOutput[];
   readonly adl: AdlOutput[];
   readonly marginCalls: MarginCallOutput[];
+  readonly insuranceCovers: InsuranceCoverOutput[];
 }
 
 export function emptyHistory(): History {
-  return { rejected: [], liquidations: [], adl: [], marginCalls: [] };
+  return { rejected: [], liquidations: [], adl: [], marginCalls: [], insuranceCovers: [] };
 }
 
 export interface ApplyResult {
@@ -112,6 +113,10 @@ export class Core {
     const outputs: OutputEvent[] = [];
     try {
       this.applyEffects(effects, touched, undo);
+      const sDecimals = this.settlementDecimals();
+      for (const e of effects) {
+        if (e.t === "cover") outputs.push({ type: "insurance.cover", seq, account: e.account, symbol: e.symbol, amount: formatScaled(e.amountMinor, sDecimals) });
+      }
       let accounts = this.sync.affectedAccounts(touched);
       this.computeChecked(accounts);
       // Liquidation rounds: each round liquidates every liquidatable entity among the
@@ -249,6 +254,7 @@ export class Core {
       if (o.type === "rejected") this.history.rejected.push(o);
       else if (o.type === "liquidation") this.history.liquidations.push(o);
       else if (o.type === "adl") this.history.adl.push(o);
+      else if (o.type === "insurance.cover") this.history.insuranceCovers.push(o);
       else this.history.marginCalls.push(o);
     }
   }

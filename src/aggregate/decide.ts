@@ -256,6 +256,7 @@ function decideTrade(state: State, e: TradeEvent): Effect[] {
   d.addBalance(FEES, s, -(buyerFee + sellerFee), "fee pool balance");
   if (inst.markTicks === 0n) d.push({ t: "mark", symbol: inst.symbol, ticks: price });
   d.push({ t: "id", key: idKey(e.type, e.id), seen: true });
+  for (const c of d.covers) d.push({ t: "cover", ...c });
   return d.effects();
 }
 
@@ -311,7 +312,10 @@ export function returnIsolatedMargin(d: Draft, inst: Instrument, s: string, acco
   const p = d.position(account, inst.symbol);
   const m = p.isolatedMarginMinor;
   if (m === 0n) return;
-  if (m < 0n) d.addBalance(INSURANCE, s, m, "insurance fund balance");
+  if (m < 0n) {
+    d.addBalance(INSURANCE, s, m, "insurance fund balance");
+    d.covers.push({ account, symbol: inst.symbol, amountMinor: -m });
+  }
   else d.addBalance(account, s, m);
   d.setPosition(account, inst.symbol, { ...p, isolatedMarginMinor: 0n });
 }

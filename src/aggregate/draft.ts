@@ -13,6 +13,8 @@ export class Draft {
   private readonly opened = new Set<string>();
   /** Effects other than balances/positions, in order (marks, ids, latches, …). */
   private readonly others: Effect[] = [];
+  /** Negative isolated margins @insurance covered while this draft was built. */
+  readonly covers: { account: string; symbol: string; amountMinor: bigint }[] = [];
   /** Order of first touch, so effects come out in a deterministic order. */
   private readonly order: string[] = [];
 

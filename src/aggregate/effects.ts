@@ -39,4 +39,6 @@ export type Effect =
   | { readonly t: "collateral.price"; readonly asset: string; readonly priceE8: bigint }
   | { readonly t: "id"; readonly key: string; readonly seen: boolean }
   | { readonly t: "latch.cross"; readonly account: string; readonly on: boolean }
-  | { readonly t: "latch.isolated"; readonly account: string; readonly symbol: string; readonly on: boolean };
+  | { readonly t: "latch.isolated"; readonly account: string; readonly symbol: string; readonly on: boolean }
+  /** A note, no state change: @insurance covered a negative isolated margin at a fill's close. */
+  | { readonly t: "cover"; readonly account: string; readonly symbol: string; readonly amountMinor: bigint };

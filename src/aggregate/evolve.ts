@@ -136,6 +136,8 @@ export function evolve(state: State, e: Effect): Effect {
       acct.crossCallLatched = e.on;
       return { t: "latch.cross", account: e.account, on: old };
     }
+    case "cover":
+      return e; // a note for the outputs; the balances it describes are separate effects
     case "latch.isolated": {
       const pos = state.accounts.get(e.account)?.positions.get(e.symbol);
       assert(pos !== undefined, "position exists");

@@ -91,8 +91,11 @@ export function validateEvent(value: unknown): ValidationResult {
   const e = parsed.data as Record<string, unknown>;
   if (e.ts === undefined) delete e.ts;
   if (type === "asset") {
-    e.haircut ??= { mantissa: 0n, scale: 0 };
-    e.settlement ??= false;
+    // Defaults go in schema order whether or not the fields were given, so the key order
+    // (and thus canonical JSON / the binary codec's round trip) is the same either way.
+    const { haircut, settlement, ...rest } = e;
+    const asset = { ...rest, haircut: haircut ?? { mantissa: 0n, scale: 0 }, settlement: settlement ?? false };
+    return { ok: true, event: asset as unknown as InputEvent };
   }
   return { ok: true, event: e as unknown as InputEvent };
 }

@@ -40,6 +40,15 @@ export interface MarginCallOutput {
   readonly maintenanceMargin: string;
 }
 
+/** @insurance brought a negative isolated margin to 0 when a fill closed the position (SPEC §4). */
+export interface InsuranceCoverOutput {
+  readonly type: "insurance.cover";
+  readonly seq: number;
+  readonly account: string;
+  readonly symbol: string;
+  readonly amount: string;
+}
+
 export interface RejectedOutput {
   readonly type: "rejected";
   readonly seq: number;
@@ -47,4 +56,4 @@ export interface RejectedOutput {
   readonly message: string;
 }
 
-export type OutputEvent = LiquidationOutput | AdlOutput | MarginCallOutput | RejectedOutput;
+export type OutputEvent = LiquidationOutput | AdlOutput | MarginCallOutput | InsuranceCoverOutput | RejectedOutput;

@@ -5,7 +5,7 @@ import { formatScaled, formatSteps } from "../numbers/decimal.js";
 import { compareStrings, SYSTEM_ACCOUNTS, type Instrument, type Position } from "../aggregate/state.js";
 import { stateHash } from "../aggregate/snapshot.js";
 import type { Core } from "../pipeline.js";
-import type { AdlOutput, LiquidationOutput, MarginCallOutput } from "./events.js";
+import type { AdlOutput, InsuranceCoverOutput, LiquidationOutput, MarginCallOutput } from "./events.js";
 
 export interface PositionReport {
   mode: "cross" | "isolated";
@@ -38,6 +38,7 @@ export interface Report {
   liquidations: LiquidationOutput[];
   adl: AdlOutput[];
   marginCalls: MarginCallOutput[];
+  insuranceCovers: InsuranceCoverOutput[];
   rejected: { seq: number; code: string; message: string }[];
 }
 
@@ -137,6 +138,7 @@ export function buildReport(core: Core): Report {
     liquidations: history.liquidations,
     adl: history.adl,
     marginCalls: history.marginCalls,
+    insuranceCovers: history.insuranceCovers,
     rejected: history.rejected.map((r) => ({ seq: r.seq, code: r.code, message: r.message })),
   };
 }
