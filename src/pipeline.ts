@@ -109,45 +109,56 @@ export class Core {
   /** Applies the effects, runs margin → liquidation → margin calls; all or nothing. */
   private transact(effects: readonly Effect[], seq: number): OutputEvent[] {
     const undo: Effect[][] = [];
-    const touched = emptyTouched();
     const outputs: OutputEvent[] = [];
     try {
+      const touched = emptyTouched();
       this.applyEffects(effects, touched, undo);
       const sDecimals = this.settlementDecimals();
       for (const e of effects) {
         if (e.t === "cover") outputs.push({ type: "insurance.cover", seq, account: e.account, symbol: e.symbol, amount: formatScaled(e.amountMinor, sDecimals) });
       }
-      let accounts = this.sync.affectedAccounts(touched);
-      this.computeChecked(accounts);
-      // Liquidation rounds: each round liquidates every liquidatable entity among the
-      // accounts touched so far; an entity, once flat, cannot be liquidated again within
-      // this event, so the rounds are bounded by the entity count (asserted).
+      this.sync.collect(touched);
+      let liquidatable = this.computeChecked();
+      // Every account whose figures this event changed: margin calls are decided over these.
+      let callAccounts: Int32Array = this.sync.accounts.slice(0, this.sync.accountCount);
+      // Liquidation rounds: each liquidates every liquidatable entity of the collection in
+      // SPEC order; then, if @insurance equity is negative (whether or not this event
+      // liquidated anything), ADL runs; then only the accounts the round touched are
+      // recomputed (marks do not move within an event, so every other figure stands). A flat
+      // entity cannot be liquidated again within the event and ADL only shrinks positions,
+      // so the rounds are bounded by the entity count (asserted).
+      let all: Set<number> | null = null;
       const roundLimit = this.state.accountsBySlot.length + this.state.positionsBySlot.length + 2;
-      const candidatesSeen = new Set<number>(accounts);
       for (let round = 0; ; round++) {
         if (round >= roundLimit) throw new Error(`liquidation did not converge in ${roundLimit} rounds`);
-        const candidates = this.liquidatable(accounts);
-        if (candidates.length === 0) break;
+        const candidates = liquidatable > 0 ? this.candidates() : [];
         const next = emptyTouched();
         for (const c of candidates) {
           const { effects: le, output } = liquidate(this.state, c, this.figures, seq);
           this.applyEffects(le, next, undo);
           outputs.push(output);
         }
-        this.computeChecked(this.sync.affectedAccounts(next));
-        const ins = this.state.accounts.get(INSURANCE);
-        if (ins !== undefined && this.margin.book.acct_equity_minor[ins.slot]! < 0n) {
-          const adl = autoDeleverage(this.state, this.figures, seq);
-          this.applyEffects(adl.effects, next, undo);
-          outputs.push(...adl.outputs);
+        if (candidates.length > 0) {
+          this.sync.collect(next);
+          this.computeChecked();
         }
-        accounts = this.sync.affectedAccounts(next);
-        for (const a of accounts) candidatesSeen.add(a);
-        this.computeChecked(accounts);
+        let adlFills = 0;
+        if (this.insuranceEquityNegative()) {
+          const adl = autoDeleverage(this.state, this.figures, seq);
+          adlFills = adl.outputs.length;
+          if (adlFills > 0) {
+            this.applyEffects(adl.effects, next, undo);
+            outputs.push(...adl.outputs);
+          }
+        }
+        if (candidates.length === 0 && adlFills === 0) break;
+        this.sync.collect(next);
+        liquidatable = this.computeChecked();
+        all ??= new Set<number>(callAccounts);
+        for (let j = 0; j < this.sync.accountCount; j++) all.add(this.sync.accounts[j]!);
       }
-      const all = [...candidatesSeen].sort((x, y) => x - y);
-      this.computeChecked(all);
-      const calls = this.marginCalls(all, seq);
+      if (all !== null) callAccounts = Int32Array.from(all);
+      const calls = this.marginCalls(callAccounts, seq);
       if (calls.effects.length > 0) this.applyEffects(calls.effects, emptyTouched(), undo);
       outputs.push(...calls.outputs);
       return outputs;
@@ -173,74 +184,68 @@ export class Core {
     }
   }
 
-  /** Kernel pass over the accounts; any overflowed figure rolls the event back. */
-  private computeChecked(accountSlots: readonly number[]): void {
-    this.sync.computeAccounts(accountSlots);
-    const b = this.margin.book;
-    for (const a of accountSlots) {
-      if ((b.acct_status[a]! & ACCT_OVERFLOW) !== 0) {
-        throw new Rollback({ code: "E_OVERFLOW", message: `figures of account ${this.state.accountsBySlot[a]!.name} would overflow the 64-bit representation` });
-      }
-    }
-    for (const a of accountSlots) {
-      for (const pos of this.state.accountsBySlot[a]!.positions.values()) {
-        if ((b.pos_status[pos.slot]! & POS_OVERFLOW) !== 0) {
-          throw new Rollback({ code: "E_OVERFLOW", message: `figures of ${pos.account}/${pos.symbol} would overflow the 64-bit representation` });
-        }
-      }
-    }
+  private insuranceEquityNegative(): boolean {
+    const ins = this.state.accounts.get(INSURANCE);
+    if (ins === undefined || this.margin.book.acct_equity_minor[ins.slot]! >= 0n) return false;
+    for (const p of ins.positions.values()) if (p.qtyLots !== 0n) return true;
+    return false;
   }
 
-  /** The kernel's verdicts among these accounts, in SPEC order; system accounts excluded. */
-  private liquidatable(accountSlots: readonly number[]): Candidate[] {
+  /** Kernel pass over the current collection; an overflowed figure rolls the event back. */
+  private computeChecked(): number {
+    const n = this.sync.computeCollected();
+    if (n < 0) throw new Rollback({ code: "E_OVERFLOW", message: "the event's figures would overflow the 64-bit representation" });
+    return n;
+  }
+
+  /** The kernel's verdicts over the current collection, in SPEC order; system accounts excluded. */
+  private candidates(): Candidate[] {
     const b = this.margin.book;
     const out: Candidate[] = [];
-    for (const a of accountSlots) {
-      const acct = this.state.accountsBySlot[a]!;
-      if (SYSTEM_ACCOUNTS.includes(acct.name)) continue;
-      if ((b.acct_status[a]! & ACCT_LIQUIDATABLE) !== 0) out.push({ account: acct.name, symbol: "" });
-      for (const pos of acct.positions.values()) {
-        if (pos.mode === "isolated" && (b.pos_status[pos.slot]! & POS_LIQUIDATABLE) !== 0) {
-          out.push({ account: acct.name, symbol: pos.symbol });
-        }
-      }
+    const sync = this.sync;
+    for (let j = 0; j < sync.accountCount; j++) {
+      const a = sync.accounts[j]!;
+      if ((b.acct_status[a]! & ACCT_LIQUIDATABLE) === 0) continue;
+      const name = this.state.accountsBySlot[a]!.name;
+      if (!SYSTEM_ACCOUNTS.includes(name)) out.push({ account: name, symbol: "" });
+    }
+    for (let j = 0; j < sync.listCount; j++) {
+      const p = sync.list[j]!;
+      if ((b.pos_status[p]! & POS_LIQUIDATABLE) === 0) continue;
+      const pos = this.state.positionsBySlot[p]!;
+      if (!SYSTEM_ACCOUNTS.includes(pos.account)) out.push({ account: pos.account, symbol: pos.symbol });
     }
     return out.sort(compareCandidates);
   }
 
   /** Margin calls: first crossing into E ≤ 1.25·MM, re-armed once out of the zone. */
-  private marginCalls(accountSlots: readonly number[], seq: number): { effects: Effect[]; outputs: MarginCallOutput[] } {
+  private marginCalls(accountSlots: Int32Array, seq: number): { effects: Effect[]; outputs: MarginCallOutput[] } {
     const b = this.margin.book;
-    const sDecimals = this.settlementDecimals();
     const effects: Effect[] = [];
-    const outputs: MarginCallOutput[] = [];
-    for (const a of accountSlots) {
+    const found: { account: string; symbol: string; equity: bigint; mm: bigint }[] = [];
+    for (let j = 0; j < accountSlots.length; j++) {
+      const a = accountSlots[j]!;
       const acct = this.state.accountsBySlot[a]!;
-      if (SYSTEM_ACCOUNTS.includes(acct.name)) continue;
       const st = b.acct_status[a]!;
       const inZone = (st & ACCT_HAS_CROSS) !== 0 && (st & ACCT_CALL_ZONE) !== 0;
-      if (inZone !== acct.crossCallLatched) {
+      if (inZone !== acct.crossCallLatched && !SYSTEM_ACCOUNTS.includes(acct.name)) {
         effects.push({ t: "latch.cross", account: acct.name, on: inZone });
-        if (inZone) {
-          outputs.push({
-            type: "margin.call", seq, account: acct.name, symbol: "",
-            equity: formatScaled(b.acct_equity_minor[a]!, sDecimals), maintenanceMargin: formatScaled(b.acct_mm_minor[a]!, sDecimals),
-          });
-        }
+        if (inZone) found.push({ account: acct.name, symbol: "", equity: b.acct_equity_minor[a]!, mm: b.acct_mm_minor[a]! });
       }
-      const isolated = [...acct.positions.values()].filter((p) => p.mode === "isolated").sort((x, y) => compareStrings(x.symbol, y.symbol));
-      for (const pos of isolated) {
+      if (acct.isolatedCount === 0) continue;
+      for (const pos of acct.positions.values()) {
+        if (pos.mode !== "isolated") continue;
         const inIsoZone = pos.qtyLots !== 0n && (b.pos_status[pos.slot]! & POS_CALL_ZONE) !== 0;
-        if (inIsoZone === pos.callLatched) continue;
+        if (inIsoZone === pos.callLatched || SYSTEM_ACCOUNTS.includes(acct.name)) continue;
         effects.push({ t: "latch.isolated", account: acct.name, symbol: pos.symbol, on: inIsoZone });
-        if (inIsoZone) {
-          outputs.push({
-            type: "margin.call", seq, account: acct.name, symbol: pos.symbol,
-            equity: formatScaled(b.pos_equity_minor[pos.slot]!, sDecimals), maintenanceMargin: formatScaled(b.pos_mm_minor[pos.slot]!, sDecimals),
-          });
-        }
+        if (inIsoZone) found.push({ account: acct.name, symbol: pos.symbol, equity: b.pos_equity_minor[pos.slot]!, mm: b.pos_mm_minor[pos.slot]! });
       }
     }
+    const sDecimals = this.settlementDecimals();
+    const outputs = found.sort(compareCandidates).map((f): MarginCallOutput => ({
+      type: "margin.call", seq, account: f.account, symbol: f.symbol,
+      equity: formatScaled(f.equity, sDecimals), maintenanceMargin: formatScaled(f.mm, sDecimals),
+    }));
     return { effects, outputs };
   }
 

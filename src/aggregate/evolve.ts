@@ -48,6 +48,7 @@ export function evolve(state: State, e: Effect): Effect {
         balances: new Map(),
         positions: new Map(),
         crossCallLatched: false,
+        isolatedCount: 0,
       };
       state.accounts.set(e.account, acct);
       state.accountsBySlot.push(acct);
@@ -90,9 +91,11 @@ export function evolve(state: State, e: Effect): Effect {
         inst.positions.push(pos);
         state.positionsBySlot.push(pos);
         assign(pos, e.values);
+        if (pos.mode === "isolated") acct.isolatedCount++;
         return { t: "position.remove", account: e.account, symbol: e.symbol };
       }
       const old = { qtyLots: pos.qtyLots, costLotTicks: pos.costLotTicks, isolatedMarginMinor: pos.isolatedMarginMinor, mode: pos.mode, leverage: pos.leverage };
+      acct.isolatedCount += (e.values.mode === "isolated" ? 1 : 0) - (old.mode === "isolated" ? 1 : 0);
       assign(pos, e.values);
       return { t: "position", account: e.account, symbol: e.symbol, values: old };
     }
@@ -105,6 +108,7 @@ export function evolve(state: State, e: Effect): Effect {
       assert(inst.positions[inst.positions.length - 1] === pos, "position removed is the instrument's last");
       const values = { qtyLots: pos.qtyLots, costLotTicks: pos.costLotTicks, isolatedMarginMinor: pos.isolatedMarginMinor, mode: pos.mode, leverage: pos.leverage };
       acct.positions.delete(e.symbol);
+      if (pos.mode === "isolated") acct.isolatedCount--;
       inst.positions.pop();
       state.positionsBySlot.pop();
       return { t: "position", account: e.account, symbol: e.symbol, values };

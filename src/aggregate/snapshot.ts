@@ -100,7 +100,10 @@ export function docToState(doc: StateDoc): State {
     state.instrumentsBySlot.push(inst);
   }
   for (const a of doc.accounts) {
-    const acct: Account = { name: a.name, slot: state.accountsBySlot.length, balances: new Map(), positions: new Map(), crossCallLatched: a.crossCallLatched };
+    const acct: Account = {
+      name: a.name, slot: state.accountsBySlot.length, balances: new Map(), positions: new Map(),
+      crossCallLatched: a.crossCallLatched, isolatedCount: a.positions.filter((p) => p.mode === "isolated").length,
+    };
     for (const [asset, v] of a.balances) acct.balances.set(asset, BigInt(v));
     state.accounts.set(acct.name, acct);
     state.accountsBySlot.push(acct);

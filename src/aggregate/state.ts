@@ -67,6 +67,8 @@ export interface Account {
   readonly positions: Map<string, Position>;
   /** Margin-call latch: true while in the call zone (re-armed once out of it). Cross. */
   crossCallLatched: boolean;
+  /** How many of its positions are in isolated mode (lets hot loops skip the rest). */
+  isolatedCount: number;
 }
 
 export interface State {

@@ -5,7 +5,8 @@
 import { MAX_TIERS, type BookCapacity, type MarginBook } from "./engine.js";
 
 export type BookArrayName = Exclude<keyof MarginBook, "capacity">;
-export type FieldKind = "i64" | "i32";
+/** "line": one 64-byte record per element (kernel scratch, one cache line per account). */
+export type FieldKind = "i64" | "i32" | "line";
 export type FieldDim = "positions" | "accounts" | "instruments" | "tiers";
 
 export interface FieldSpec {
@@ -52,15 +53,14 @@ export const BOOK_FIELDS: readonly (FieldSpec & { readonly name: BookArrayName }
 export const BOOK_INPUT_FIELD_COUNT = 14;
 
 /**
- * Kernel-private scratch after the book fields: the high words of the exact (128-bit)
- * account sums, per-account flags, and the list region computeList copies into (a list of
- * distinct positions never exceeds the position capacity, so it never needs its own growth).
+ * Kernel-private scratch after the book fields: per account, one cache line holding the exact
+ * (128-bit) sums and flags while positions are added (positions hit accounts in random order,
+ * so one line per account instead of seven arrays); and the list region computeList copies
+ * into (a list of distinct positions never exceeds the position capacity, so it never needs
+ * its own growth).
  */
 export const KERNEL_SCRATCH_FIELDS: readonly FieldSpec[] = [
-  { name: "acct_equity_hi", kind: "i64", dim: "accounts" },
-  { name: "acct_mm_hi", kind: "i64", dim: "accounts" },
-  { name: "acct_im_hi", kind: "i64", dim: "accounts" },
-  { name: "acct_flags", kind: "i32", dim: "accounts" },
+  { name: "acct_accumulators", kind: "line", dim: "accounts" },
   { name: "list_positions", kind: "i32", dim: "positions" },
 ];
 
@@ -117,7 +117,7 @@ export function fieldLength(f: FieldSpec, cap: BookCapacity): number {
 }
 
 export function fieldBytes(f: FieldSpec, cap: BookCapacity): number {
-  return fieldLength(f, cap) * (f.kind === "i64" ? 8 : 4);
+  return fieldLength(f, cap) * (f.kind === "line" ? 64 : f.kind === "i64" ? 8 : 4);
 }
 
 export interface Layout {

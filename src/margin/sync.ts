@@ -5,7 +5,7 @@ import { checkI64 } from "../numbers/int.js";
 import type { Effect } from "../aggregate/effects.js";
 import { crossBaseMinor } from "../aggregate/collateral.js";
 import type { Account, Instrument, Position, State } from "../aggregate/state.js";
-import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, type MarginEngine } from "./engine.js";
+import { ACCT_OVERFLOW, MAX_TIERS, MODE_CROSS, MODE_ISOLATED, POS_OVERFLOW, type MarginEngine } from "./engine.js";
 
 /** The accounts whose figures an event's effects can change (by account slot). */
 export interface Touched {
@@ -21,9 +21,6 @@ export function emptyTouched(): Touched {
 }
 
 export class BookSync {
-  /** Scratch list of position slots handed to computeList (grown on demand). */
-  private list = new Int32Array(1024);
-
   constructor(readonly margin: MarginEngine, readonly state: State) {}
 
   /** Makes room for the state's current slot counts (growth ×2 keeps this amortized O(1)). */
@@ -46,6 +43,7 @@ export class BookSync {
   /** Writes everything (after a restore, or for a full recompute). */
   writeAll(): void {
     this.reserve();
+    this.layoutVersion++;
     for (const inst of this.state.instrumentsBySlot) this.writeInstrument(inst);
     for (const pos of this.state.positionsBySlot) this.writePosition(pos);
     for (const acct of this.state.accountsBySlot) this.writeAccountBase(acct);
@@ -130,6 +128,9 @@ export class BookSync {
           touched.accounts.add(acct.slot);
           break;
         }
+        case "position.remove":
+          this.layoutVersion++;
+          break;
         case "asset":
         case "collateral.price":
           touched.allBases = true;
@@ -144,46 +145,146 @@ export class BookSync {
     return ok;
   }
 
-  /** Position slots of every account affected by `touched` (each account's positions all listed). */
-  affectedAccounts(touched: Touched): number[] {
-    const s = this.state;
-    if (touched.allBases) return s.accountsBySlot.map((a) => a.slot);
-    const accounts = new Set<number>();
-    for (const a of touched.accounts) if (a < s.accountsBySlot.length) accounts.add(a);
-    for (const i of touched.instruments) {
-      const inst = s.instrumentsBySlot[i];
-      if (inst === undefined) continue;
-      for (const pos of inst.positions) accounts.add(s.accounts.get(pos.account)!.slot);
+  // ---------------------------------------------------------------- collections
+  // A "collection" is the set of accounts an event touched and every position of those
+  // accounts: the unit the kernel recomputes. Built without Maps or Sets in the common case
+  // (one instrument: its cached account/position lists), deduplicated by epoch stamps.
+
+  /** Position slots of the current collection: list[0, listCount). */
+  list: Int32Array = new Int32Array(1024);
+  listCount = 0;
+  /** Account slots of the current collection: accounts[0, accountCount). */
+  accounts: Int32Array = new Int32Array(1024);
+  accountCount = 0;
+  private stamp: Int32Array = new Int32Array(1024);
+  private epoch = 0;
+  /** Bumped whenever positions are created or removed: invalidates instrument caches. */
+  private layoutVersion = 0;
+  private seenPositions = 0;
+  private readonly instCache = new Map<number, { version: number; accounts: Int32Array; positions: Int32Array }>();
+
+  private noteLayout(): void {
+    if (this.state.positionsBySlot.length !== this.seenPositions) {
+      this.seenPositions = this.state.positionsBySlot.length;
+      this.layoutVersion++;
     }
-    return [...accounts].sort((x, y) => x - y);
+  }
+
+  private instrumentLists(i: number): { accounts: Int32Array; positions: Int32Array } {
+    const cached = this.instCache.get(i);
+    if (cached !== undefined && cached.version === this.layoutVersion) return cached;
+    const s = this.state;
+    const inst = s.instrumentsBySlot[i]!;
+    const accts: number[] = [];
+    const seen = new Set<number>();
+    for (const pos of inst.positions) {
+      const a = s.accounts.get(pos.account)!.slot;
+      if (!seen.has(a)) {
+        seen.add(a);
+        accts.push(a);
+      }
+    }
+    const positions: number[] = [];
+    for (const a of accts) for (const pos of s.accountsBySlot[a]!.positions.values()) positions.push(pos.slot);
+    const entry = { version: this.layoutVersion, accounts: Int32Array.from(accts), positions: Int32Array.from(positions) };
+    this.instCache.set(i, entry);
+    return entry;
+  }
+
+  private ensureCollectionRoom(positions: number, accounts: number): void {
+    if (this.list.length < positions) this.list = grow(this.list, positions);
+    if (this.accounts.length < accounts) this.accounts = grow(this.accounts, accounts);
+    const acctCap = this.state.accountsBySlot.length;
+    if (this.stamp.length < acctCap) this.stamp = grow(this.stamp, acctCap);
+  }
+
+  private addAccount(a: number): void {
+    if (this.stamp[a] === this.epoch) return;
+    this.stamp[a] = this.epoch;
+    const acct = this.state.accountsBySlot[a]!;
+    this.ensureCollectionRoom(this.listCount + acct.positions.size, this.accountCount + 1);
+    this.accounts[this.accountCount++] = a;
+    for (const pos of acct.positions.values()) this.list[this.listCount++] = pos.slot;
+  }
+
+  /** Builds the collection for what the effects touched. */
+  collect(touched: Touched): void {
+    this.noteLayout();
+    const s = this.state;
+    this.ensureCollectionRoom(0, 0);
+    this.epoch++;
+    this.listCount = 0;
+    this.accountCount = 0;
+    if (touched.allBases) {
+      for (const acct of s.accountsBySlot) this.addAccount(acct.slot);
+      return;
+    }
+    let first = true;
+    for (const i of touched.instruments) {
+      if (i >= s.instrumentsBySlot.length) continue;
+      if (first) {
+        // The common case (mark, funding): copy the cached lists wholesale.
+        first = false;
+        const c = this.instrumentLists(i);
+        this.ensureCollectionRoom(c.positions.length, c.accounts.length);
+        this.list.set(c.positions, 0);
+        this.listCount = c.positions.length;
+        this.accounts.set(c.accounts, 0);
+        this.accountCount = c.accounts.length;
+        for (let j = 0; j < c.accounts.length; j++) this.stamp[c.accounts[j]!] = this.epoch;
+      } else {
+        for (const pos of s.instrumentsBySlot[i]!.positions) this.addAccount(s.accounts.get(pos.account)!.slot);
+      }
+    }
+    for (const a of touched.accounts) if (a < s.accountsBySlot.length) this.addAccount(a);
+  }
+
+  /** Collects the given accounts (all their positions). */
+  collectAccounts(accountSlots: Iterable<number>): void {
+    this.noteLayout();
+    this.ensureCollectionRoom(0, 0);
+    this.epoch++;
+    this.listCount = 0;
+    this.accountCount = 0;
+    for (const a of accountSlots) this.addAccount(a);
   }
 
   /**
-   * Computes the figures of the given accounts (all their positions) with the kernel.
-   * Returns the number of liquidatable entities among them.
+   * Computes the current collection with the kernel. Accounts without positions get E = base.
+   * Returns the number of liquidatable entities, or -1 when some figure overflowed.
    */
-  computeAccounts(accountSlots: readonly number[]): number {
-    const s = this.state;
-    let n = 0;
-    for (const a of accountSlots) n += s.accountsBySlot[a]!.positions.size;
-    if (n === 0 && accountSlots.length === 0) return 0;
-    if (this.list.length < n) this.list = new Int32Array(Math.max(n, this.list.length * 2));
-    let k = 0;
-    for (const a of accountSlots) for (const pos of s.accountsBySlot[a]!.positions.values()) this.list[k++] = pos.slot;
-    // Accounts without positions still need their cross figures (E = base): set them directly.
+  computeCollected(): number {
     const b = this.margin.book;
-    for (const a of accountSlots) {
-      if (s.accountsBySlot[a]!.positions.size === 0) {
+    for (let j = 0; j < this.accountCount; j++) {
+      const a = this.accounts[j]!;
+      if (this.state.accountsBySlot[a]!.positions.size === 0) {
         b.acct_equity_minor[a] = b.acct_base_minor[a]!;
         b.acct_mm_minor[a] = 0n;
         b.acct_im_minor[a] = 0n;
         b.acct_status[a] = 0;
       }
     }
-    return k === 0 ? 0 : this.margin.computeList(this.list, k);
+    const n = this.listCount === 0 ? 0 : this.margin.computeList(this.list, this.listCount);
+    const bb = this.margin.book;
+    for (let j = 0; j < this.accountCount; j++) if ((bb.acct_status[this.accounts[j]!]! & ACCT_OVERFLOW) !== 0) return -1;
+    for (let j = 0; j < this.listCount; j++) if ((bb.pos_status[this.list[j]!]! & POS_OVERFLOW) !== 0) return -1;
+    return n;
+  }
+
+  /** Computes the figures of these accounts (used by decide's margin checks). */
+  computeAccounts(accountSlots: Iterable<number>): number {
+    this.collectAccounts(accountSlots);
+    return this.computeCollected();
   }
 
   computeAll(): number {
+    this.noteLayout();
     return this.margin.computeAll(this.state.positionsBySlot.length, this.state.accountsBySlot.length);
   }
+}
+
+function grow(a: Int32Array, need: number): Int32Array {
+  const b = new Int32Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
 }
