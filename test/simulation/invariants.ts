@@ -130,7 +130,8 @@ export function checkInvariants(core: Core, ledger: Ledger, insuranceDelta: bigi
     if (o.type === "insurance.cover") fromOutputs -= toMinor(o.amount, dec);
   }
   const now = insuranceEquity(s);
-  const expected = ledger.insuranceEquityMinor + insuranceDelta + fromOutputs;
+  // A rejected event changes nothing, so its expected delta is zero.
+  const expected = ledger.insuranceEquityMinor + (r.rejection === null ? insuranceDelta : 0n) + fromOutputs;
   if (now !== expected) return `insurance equity ${now} ≠ expected ${expected} (Δ event ${insuranceDelta}, Δ outputs ${fromOutputs})`;
   ledger.insuranceEquityMinor = now;
   return null;
