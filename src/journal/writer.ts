@@ -148,7 +148,7 @@ export class JournalWriter {
       }
       const w = new JournalWriter(path, lockKey, fd, { fsyncEveryRecords: everyRecords, fsyncEveryBytes: everyBytes }, truncated);
       w.seq = sc.lastSeq;
-      w.lastHash = sc.prevHash;
+      w.lastHash = Uint8Array.from(sc.prevHash); // a copy: the view would pin a read chunk
       w.lastTs = sc.lastTs;
       w.lastSourceSeq = sc.lastSourceSeq;
       w.records = sc.records;
