@@ -16,7 +16,7 @@ import { decide, type MarginView } from "./aggregate/decide.js";
 import { evolveAll } from "./aggregate/evolve.js";
 import type { Effect } from "./aggregate/effects.js";
 import { emptyState, INSURANCE, SYSTEM_ACCOUNTS, compareStrings, type State } from "./aggregate/state.js";
-import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, ACCT_LIQUIDATABLE, ACCT_OVERFLOW, POS_CALL_ZONE, POS_LIQUIDATABLE, POS_OVERFLOW, type MarginEngine } from "./margin/engine.js";
+import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, ACCT_LIQUIDATABLE, MODE_ISOLATED, POS_CALL_ZONE, POS_LIQUIDATABLE, type MarginEngine } from "./margin/engine.js";
 import { BookSync, emptyTouched, type Touched } from "./margin/sync.js";
 import { createKernelMarginEngine } from "./margin/kernel.js";
 import { autoDeleverage, compareCandidates, liquidate, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
@@ -120,18 +120,20 @@ export class Core {
       this.sync.collect(touched);
       let liquidatable = this.computeChecked();
       // Every account whose figures this event changed: margin calls are decided over these.
-      let callAccounts: Int32Array = this.sync.accounts.slice(0, this.sync.accountCount);
       // Liquidation rounds: each liquidates every liquidatable entity of the collection in
       // SPEC order; then, if @insurance equity is negative (whether or not this event
       // liquidated anything), ADL runs; then only the accounts the round touched are
       // recomputed (marks do not move within an event, so every other figure stands). A flat
       // entity cannot be liquidated again within the event and ADL only shrinks positions,
       // so the rounds are bounded by the entity count (asserted).
-      let all: Set<number> | null = null;
+      let initial: Int32Array | null = null; // the first collection, kept once rounds replace it
+      const roundTouched = new Set<number>();
       const roundLimit = this.state.accountsBySlot.length + this.state.positionsBySlot.length + 2;
       for (let round = 0; ; round++) {
         if (round >= roundLimit) throw new Error(`liquidation did not converge in ${roundLimit} rounds`);
         const candidates = liquidatable > 0 ? this.candidates() : [];
+        if (candidates.length === 0 && !this.insuranceEquityNegative()) break;
+        initial ??= this.sync.accounts.slice(0, this.sync.accountCount);
         const next = emptyTouched();
         for (const c of candidates) {
           const { effects: le, output } = liquidate(this.state, c, this.figures, seq);
@@ -154,11 +156,14 @@ export class Core {
         if (candidates.length === 0 && adlFills === 0) break;
         this.sync.collect(next);
         liquidatable = this.computeChecked();
-        all ??= new Set<number>(callAccounts);
-        for (let j = 0; j < this.sync.accountCount; j++) all.add(this.sync.accounts[j]!);
+        for (let j = 0; j < this.sync.accountCount; j++) roundTouched.add(this.sync.accounts[j]!);
       }
-      if (all !== null) callAccounts = Int32Array.from(all);
-      const calls = this.marginCalls(callAccounts, seq);
+      // Margin calls over every account whose figures changed (all figures are current).
+      if (initial !== null) {
+        for (const a of initial) roundTouched.add(a);
+        this.sync.collectAccounts(roundTouched);
+      }
+      const calls = this.marginCalls(seq);
       if (calls.effects.length > 0) this.applyEffects(calls.effects, emptyTouched(), undo);
       outputs.push(...calls.outputs);
       return outputs;
@@ -218,28 +223,34 @@ export class Core {
     return out.sort(compareCandidates);
   }
 
-  /** Margin calls: first crossing into E ≤ 1.25·MM, re-armed once out of the zone. */
-  private marginCalls(accountSlots: Int32Array, seq: number): { effects: Effect[]; outputs: MarginCallOutput[] } {
+  /**
+   * Margin calls over the current collection: first crossing into E ≤ 1.25·MM, re-armed once
+   * out of the zone. Typed-array scans (statuses vs latch mirrors); only changes allocate.
+   */
+  private marginCalls(seq: number): { effects: Effect[]; outputs: MarginCallOutput[] } {
     const b = this.margin.book;
+    const sync = this.sync;
     const effects: Effect[] = [];
     const found: { account: string; symbol: string; equity: bigint; mm: bigint }[] = [];
-    for (let j = 0; j < accountSlots.length; j++) {
-      const a = accountSlots[j]!;
-      const acct = this.state.accountsBySlot[a]!;
+    for (let j = 0; j < sync.accountCount; j++) {
+      const a = sync.accounts[j]!;
       const st = b.acct_status[a]!;
-      const inZone = (st & ACCT_HAS_CROSS) !== 0 && (st & ACCT_CALL_ZONE) !== 0;
-      if (inZone !== acct.crossCallLatched && !SYSTEM_ACCOUNTS.includes(acct.name)) {
-        effects.push({ t: "latch.cross", account: acct.name, on: inZone });
-        if (inZone) found.push({ account: acct.name, symbol: "", equity: b.acct_equity_minor[a]!, mm: b.acct_mm_minor[a]! });
-      }
-      if (acct.isolatedCount === 0) continue;
-      for (const pos of acct.positions.values()) {
-        if (pos.mode !== "isolated") continue;
-        const inIsoZone = pos.qtyLots !== 0n && (b.pos_status[pos.slot]! & POS_CALL_ZONE) !== 0;
-        if (inIsoZone === pos.callLatched || SYSTEM_ACCOUNTS.includes(acct.name)) continue;
-        effects.push({ t: "latch.isolated", account: acct.name, symbol: pos.symbol, on: inIsoZone });
-        if (inIsoZone) found.push({ account: acct.name, symbol: pos.symbol, equity: b.pos_equity_minor[pos.slot]!, mm: b.pos_mm_minor[pos.slot]! });
-      }
+      const inZone = (st & ACCT_HAS_CROSS) !== 0 && (st & ACCT_CALL_ZONE) !== 0 ? 1 : 0;
+      if (inZone === sync.acctLatch[a]) continue;
+      const name = this.state.accountsBySlot[a]!.name;
+      if (SYSTEM_ACCOUNTS.includes(name)) continue;
+      effects.push({ t: "latch.cross", account: name, on: inZone === 1 });
+      if (inZone === 1) found.push({ account: name, symbol: "", equity: b.acct_equity_minor[a]!, mm: b.acct_mm_minor[a]! });
+    }
+    for (let j = 0; j < sync.listCount; j++) {
+      const p = sync.list[j]!;
+      if (b.pos_mode[p] !== MODE_ISOLATED && sync.posLatch[p] === 0) continue;
+      const inZone = (b.pos_status[p]! & POS_CALL_ZONE) !== 0 && b.pos_qty_lots[p] !== 0n ? 1 : 0;
+      if (inZone === sync.posLatch[p]) continue;
+      const pos = this.state.positionsBySlot[p]!;
+      if (SYSTEM_ACCOUNTS.includes(pos.account)) continue;
+      effects.push({ t: "latch.isolated", account: pos.account, symbol: pos.symbol, on: inZone === 1 });
+      if (inZone === 1) found.push({ account: pos.account, symbol: pos.symbol, equity: b.pos_equity_minor[p]!, mm: b.pos_mm_minor[p]! });
     }
     const sDecimals = this.settlementDecimals();
     const outputs = found.sort(compareCandidates).map((f): MarginCallOutput => ({
@@ -289,6 +300,11 @@ export class Core {
     upnlMinor: (slot) => this.margin.book.pos_upnl_minor[slot]!,
     isolatedEquityMinor: (slot) => this.margin.book.pos_equity_minor[slot]!,
   };
+
+  /** Test support: the margin book's cached collections agree with the state. */
+  checkBookCaches(): string | null {
+    return this.sync.checkCaches();
+  }
 
   /** Full recompute (for reports); returns the number of liquidatable entities. */
   recomputeAll(): number {

@@ -102,6 +102,30 @@ export function* generateMarket(opts: MarketOptions): Generator<GeneratedLine> {
   const price = INSTRUMENTS.map((i) => i.startPrice);
   const names: string[] = [];
   const capital: number[] = [];
+  // A rough float picture of each trader (generation only — the engine's numbers are exact):
+  // cash, and per instrument a signed size and average entry. Traders whose estimated equity
+  // falls below a fifth of their capital stop trading, as a bust trader would (the engine has
+  // liquidated them), and top up now and then.
+  const cash: number[] = [];
+  const size: number[][] = [];
+  const entryPx: number[][] = [];
+  const equityOf = (a: number): number => {
+    let e = cash[a]!;
+    for (let i = 0; i < INSTRUMENTS.length; i++) e += size[a]![i]! * (price[i]! - entryPx[a]![i]!);
+    return e;
+  };
+  const fill = (a: number, i: number, q: number, px: number): void => {
+    const s0 = size[a]![i]!;
+    const s1 = s0 + q;
+    if (s0 === 0 || Math.sign(s0) === Math.sign(q)) {
+      entryPx[a]![i] = (entryPx[a]![i]! * Math.abs(s0) + px * Math.abs(q)) / Math.abs(s1);
+    } else {
+      const closed = Math.min(Math.abs(q), Math.abs(s0));
+      cash[a] = cash[a]! + closed * Math.sign(s0) * (px - entryPx[a]![i]!);
+      if (Math.abs(q) > Math.abs(s0)) entryPx[a]![i] = px;
+    }
+    size[a]![i] = s1;
+  };
   const mark = (i: number): WireEvent => {
     const inst = INSTRUMENTS[i]!;
     const ticks = BigInt(Math.max(1, Math.round(price[i]! * 10 ** inst.tickDecimals)));
@@ -121,6 +145,9 @@ export function* generateMarket(opts: MarketOptions): Generator<GeneratedLine> {
     // Lognormal-ish capital: most small, a few whales.
     const usdt = Math.round(500 * Math.exp(rng.float() * 5));
     capital.push(usdt);
+    cash.push(usdt);
+    size.push(INSTRUMENTS.map(() => 0));
+    entryPx.push(INSTRUMENTS.map(() => 0));
     yield { event: { type: "deposit", id: `d${id++}`, account: name, asset: "USDT", amount: String(usdt), ts } };
     if (rng.chance(0.2)) {
       const sats = BigInt(rng.int(1_000_000, 50_000_000));
@@ -180,22 +207,46 @@ export function* generateMarket(opts: MarketOptions): Generator<GeneratedLine> {
       const i = rng.int(0, INSTRUMENTS.length - 1);
       const inst = INSTRUMENTS[i]!;
       const b = rng.int(0, names.length - 1);
-      let s = rng.int(0, names.length - 2);
-      if (s >= b) s++;
-      // Size: a fraction of the smaller side's capital times a leverage-ish factor.
-      const budget = Math.min(capital[b]!, capital[s]!) * rng.pick([0.5, 1, 2, 4, 8]);
+      let sIdx = rng.int(0, names.length - 2);
+      if (sIdx >= b) sIdx++;
+      const bust = (a: number): boolean => equityOf(a) < capital[a]! * 0.2;
+      if (bust(b) || bust(sIdx)) {
+        // A bust trader tops up sometimes (and is then wiped clean in the picture); else the tape skips them.
+        const a = bust(b) ? b : sIdx;
+        if (rng.chance(0.05)) {
+          yield { event: { type: "deposit", id: `d${id++}`, account: names[a]!, asset: "USDT", amount: String(capital[a]!), ts } };
+          cash[a] = capital[a]!;
+          size[a] = INSTRUMENTS.map(() => 0);
+          entryPx[a] = INSTRUMENTS.map(() => 0);
+          emitted++;
+        }
+        continue;
+      }
       const px = price[i]! * (1 + (rng.float() - 0.5) * 0.001);
+      // Size: a fraction of the poorer side's estimated equity times a leverage-ish factor;
+      // a trader already exposed in this instrument often trades to reduce it instead.
+      let budget = Math.min(equityOf(b), equityOf(sIdx)) * rng.pick([0.5, 1, 2, 3, 5]);
+      let buyer = b;
+      let seller = sIdx;
+      if (size[b]![i]! > 0 && rng.chance(0.5)) {
+        [buyer, seller] = [sIdx, b];
+        budget = Math.min(budget, size[b]![i]! * px);
+      }
       const lots = BigInt(Math.max(1, Math.round((budget / px) * 10 ** inst.lotDecimals)));
       const ticks = BigInt(Math.max(1, Math.round(px * 10 ** inst.tickDecimals)));
+      const q = Number(lots) / 10 ** inst.lotDecimals;
+      fill(buyer, i, q, px);
+      fill(seller, i, -q, px);
       yield {
         event: {
           type: "trade", id: `t${id++}`, symbol: inst.symbol, price: fmt(ticks, inst.tickDecimals), qty: fmt(lots, inst.lotDecimals),
-          buyer: names[b]!, seller: names[s]!, taker: rng.chance(0.5) ? "buyer" : "seller", ts,
+          buyer: names[buyer]!, seller: names[seller]!, taker: rng.chance(0.5) ? "buyer" : "seller", ts,
         },
       };
     } else {
       const a = rng.int(0, names.length - 1);
-      const amount = Math.max(1, Math.round(capital[a]! * rng.float() * 0.3));
+      const amount = Math.max(1, Math.round(Math.max(0, equityOf(a)) * rng.float() * 0.3));
+      cash[a] = cash[a]! - amount;
       yield { event: { type: "withdraw", id: `w${id++}`, account: names[a]!, asset: "USDT", amount: String(amount), ts } };
     }
     emitted++;

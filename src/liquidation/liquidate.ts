@@ -129,26 +129,38 @@ export function autoDeleverage(
   for (const ins of own) {
     const inst = state.instruments.get(ins.symbol)!;
     const dir = sign(ins.qtyLots);
-    const ranked = inst.positions
-      .filter((p) => p.account !== INSURANCE && sign(p.qtyLots) === -dir && figs.upnlMinor(p.slot) > 0n)
-      .map((p) => {
-        const equity = p.mode === "isolated" ? figs.isolatedEquityMinor(p.slot) : figs.crossEquityMinor(state.accounts.get(p.account)!.slot);
-        return { p, u: figs.upnlMinor(p.slot), n: figs.notionalMinor(p.slot), e: equity };
-      })
-      .sort((a, b) => {
-        // score_a > score_b  ⇔  U_a·N_a·E_b² > U_b·N_b·E_a²  (exact, no division)
-        const aInf = a.e <= 0n;
-        const bInf = b.e <= 0n;
-        if (aInf !== bInf) return aInf ? -1 : 1;
-        if (!aInf) {
-          const lhs = a.u * a.n * b.e * b.e;
-          const rhs = b.u * b.n * a.e * a.e;
-          if (lhs !== rhs) return lhs > rhs ? -1 : 1;
-        }
-        return compareStrings(a.p.account, b.p.account);
-      });
+    const candidates: { p: Position; u: bigint; n: bigint; e: bigint }[] = [];
+    for (const p of inst.positions) {
+      if (p.account === INSURANCE || sign(p.qtyLots) !== -dir) continue;
+      const u = figs.upnlMinor(p.slot);
+      if (u <= 0n) continue;
+      const e = p.mode === "isolated" ? figs.isolatedEquityMinor(p.slot) : figs.crossEquityMinor(state.accounts.get(p.account)!.slot);
+      candidates.push({ p, u, n: figs.notionalMinor(p.slot), e });
+    }
+    // Usually a few counterparties close the fund's position: select the best one at a time
+    // (O(n·k)) instead of sorting all of them.
+    const better = (a: (typeof candidates)[number], b: (typeof candidates)[number]): boolean => {
+      // score_a > score_b  ⇔  U_a·N_a·E_b² > U_b·N_b·E_a²  (exact, no division); E ≤ 0 ranks first.
+      const aInf = a.e <= 0n;
+      const bInf = b.e <= 0n;
+      if (aInf !== bInf) return aInf;
+      if (!aInf) {
+        const lhs = a.u * a.n * b.e * b.e;
+        const rhs = b.u * b.n * a.e * a.e;
+        if (lhs !== rhs) return lhs > rhs;
+      }
+      return compareStrings(a.p.account, b.p.account) < 0;
+    };
+    const ranked = function* (): Generator<(typeof candidates)[number]> {
+      while (candidates.length > 0) {
+        let best = 0;
+        for (let j = 1; j < candidates.length; j++) if (better(candidates[j]!, candidates[best]!)) best = j;
+        const [pick] = candidates.splice(best, 1);
+        yield pick!;
+      }
+    };
     let remaining = abs(ins.qtyLots);
-    for (const r of ranked) {
+    for (const r of ranked()) {
       if (remaining === 0n) break;
       const x = min(remaining, abs(r.p.qtyLots));
       applyLeg(d, inst, s, r.p.account, dir * x, inst.markTicks, 0n);

@@ -126,7 +126,6 @@ export function positionFigures(book: MarginBook, p: number, accountLimit: numbe
   const notional = abs(q) * mark * k;
   const diff = qm - cost;
   const upnl = k * diff;
-  // Only the selected tier's mmr is read (and checked) here, as the kernel does.
   const tierCount = book.inst_tier_count[inst]!;
   let tier = tierCount - 1;
   for (let t = 0; t < tierCount - 1; t++) {
@@ -136,7 +135,9 @@ export function positionFigures(book: MarginBook, p: number, accountLimit: numbe
     }
   }
   const mmr = book.tier_mmr_e8[inst * MAX_TIERS + tier]!;
-  if (mmr < 0n || mmr > RATE) fail(ERR_MMR, p);
+  // The selected tier's rate must be valid, unless N or U already overflowed (the tier is
+  // then moot: the position only reports POS_OVERFLOW).
+  if ((mmr < 0n || mmr > RATE) && [qm, notional, diff, upnl].every(inI64)) fail(ERR_MMR, p);
   const mm = divCeil(notional * mmr, RATE) - book.tier_cum_minor[inst * MAX_TIERS + tier]!;
   const im = divCeil(notional, BigInt(book.pos_leverage[p]!));
   const equity = isolated ? book.pos_isolated_margin_minor[p]! + upnl : upnl;

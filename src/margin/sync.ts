@@ -21,10 +21,17 @@ export function emptyTouched(): Touched {
 }
 
 export class BookSync {
+  /** Margin-call latches by slot, mirrored from the state so hot scans avoid Maps. */
+  posLatch: Uint8Array = new Uint8Array(1024);
+  acctLatch: Uint8Array = new Uint8Array(1024);
+  /** Positions with a slot below this existed at the last apply (newer ones invalidate caches). */
+  private positionsSeen = 0;
   constructor(readonly margin: MarginEngine, readonly state: State) {}
 
   /** Makes room for the state's current slot counts (growth ×2 keeps this amortized O(1)). */
   reserve(): void {
+    if (this.posLatch.length < this.state.positionsBySlot.length) this.posLatch = growU8(this.posLatch, this.state.positionsBySlot.length);
+    if (this.acctLatch.length < this.state.accountsBySlot.length) this.acctLatch = growU8(this.acctLatch, this.state.accountsBySlot.length);
     const cap = this.margin.book.capacity;
     const need = {
       positions: this.state.positionsBySlot.length,
@@ -43,10 +50,19 @@ export class BookSync {
   /** Writes everything (after a restore, or for a full recompute). */
   writeAll(): void {
     this.reserve();
-    this.layoutVersion++;
+    this.instCache.clear();
+    this.latchesFromState();
     for (const inst of this.state.instrumentsBySlot) this.writeInstrument(inst);
     for (const pos of this.state.positionsBySlot) this.writePosition(pos);
     for (const acct of this.state.accountsBySlot) this.writeAccountBase(acct);
+  }
+
+  private latchesFromState(): void {
+    this.posLatch.fill(0);
+    this.acctLatch.fill(0);
+    for (const p of this.state.positionsBySlot) this.posLatch[p.slot] = p.callLatched ? 1 : 0;
+    for (const a of this.state.accountsBySlot) this.acctLatch[a.slot] = a.crossCallLatched ? 1 : 0;
+    this.positionsSeen = this.state.positionsBySlot.length;
   }
 
   writeInstrument(inst: Instrument): void {
@@ -95,6 +111,7 @@ export class BookSync {
     this.reserve();
     const s = this.state;
     let ok = true;
+    const added = new Map<string, Set<string>>();
     for (const e of effects) {
       switch (e.t) {
         case "instrument":
@@ -108,6 +125,12 @@ export class BookSync {
         }
         case "position": {
           const pos = s.accounts.get(e.account)?.positions.get(e.symbol);
+          if (pos !== undefined && pos.slot >= this.positionsSeen) {
+            let set = added.get(e.account);
+            if (set === undefined) added.set(e.account, (set = new Set()));
+            set.add(e.symbol);
+            this.posLatch[pos.slot] = pos.callLatched ? 1 : 0;
+          }
           if (pos !== undefined) {
             this.writePosition(pos);
             touched.accounts.add(s.accounts.get(e.account)!.slot);
@@ -129,8 +152,18 @@ export class BookSync {
           break;
         }
         case "position.remove":
-          this.layoutVersion++;
+          this.invalidateFor(e.account, e.symbol);
           break;
+        case "latch.cross": {
+          const acct = s.accounts.get(e.account);
+          if (acct !== undefined) this.acctLatch[acct.slot] = e.on ? 1 : 0;
+          break;
+        }
+        case "latch.isolated": {
+          const pos = s.accounts.get(e.account)?.positions.get(e.symbol);
+          if (pos !== undefined) this.posLatch[pos.slot] = e.on ? 1 : 0;
+          break;
+        }
         case "asset":
         case "collateral.price":
           touched.allBases = true;
@@ -142,6 +175,8 @@ export class BookSync {
     if (touched.allBases) {
       for (const acct of s.accountsBySlot) ok = this.writeAccountBase(acct) && ok;
     }
+    for (const [account, symbols] of added) this.positionsAdded(account, symbols);
+    this.positionsSeen = s.positionsBySlot.length;
     return ok;
   }
 
@@ -158,21 +193,59 @@ export class BookSync {
   accountCount = 0;
   private stamp: Int32Array = new Int32Array(1024);
   private epoch = 0;
-  /** Bumped whenever positions are created or removed: invalidates instrument caches. */
-  private layoutVersion = 0;
-  private seenPositions = 0;
-  private readonly instCache = new Map<number, { version: number; accounts: Int32Array; positions: Int32Array }>();
+  private readonly instCache = new Map<number, InstrumentLists>();
 
-  private noteLayout(): void {
-    if (this.state.positionsBySlot.length !== this.seenPositions) {
-      this.seenPositions = this.state.positionsBySlot.length;
-      this.layoutVersion++;
+  /**
+   * New positions of an account (instrument symbols): an instrument it newly trades gains
+   * the account and all its positions; an instrument it already traded gains the new
+   * positions. Cached lists stay exact this way, in O(the instruments it trades); removals
+   * (rollbacks only) drop the affected caches instead.
+   */
+  private positionsAdded(accountName: string, newSymbols: Set<string>): void {
+    const s = this.state;
+    const acct = s.accounts.get(accountName)!;
+    for (const p of acct.positions.values()) {
+      const c = this.instCache.get(s.instruments.get(p.symbol)!.slot);
+      if (c === undefined) continue;
+      if (newSymbols.has(p.symbol)) {
+        c.accounts = push(c.accounts, c.accountCount++, acct.slot);
+        for (const q of acct.positions.values()) c.positions = push(c.positions, c.positionCount++, q.slot);
+      } else {
+        for (const sym of newSymbols) c.positions = push(c.positions, c.positionCount++, acct.positions.get(sym)!.slot);
+      }
     }
   }
 
-  private instrumentLists(i: number): { accounts: Int32Array; positions: Int32Array } {
+  /**
+   * Test support: compares every cached instrument list with one built from scratch (as
+   * sets, no duplicates). Returns the first difference, or null.
+   */
+  checkCaches(): string | null {
+    for (const [i, c] of this.instCache) {
+      this.instCache.delete(i);
+      const fresh = this.instrumentLists(i);
+      this.instCache.set(i, c);
+      const same = (a: Int32Array, n: number, b: Int32Array, m: number): boolean => {
+        const x = new Set(a.subarray(0, n));
+        return x.size === n && n === m && [...b.subarray(0, m)].every((v) => x.has(v));
+      };
+      if (!same(c.accounts, c.accountCount, fresh.accounts, fresh.accountCount)) return `instrument ${i}: cached accounts differ`;
+      if (!same(c.positions, c.positionCount, fresh.positions, fresh.positionCount)) return `instrument ${i}: cached positions differ`;
+    }
+    return null;
+  }
+
+  private invalidateFor(accountName: string, symbol: string): void {
+    const s = this.state;
+    const inst = s.instruments.get(symbol);
+    if (inst !== undefined) this.instCache.delete(inst.slot);
+    const acct = s.accounts.get(accountName);
+    if (acct !== undefined) for (const p of acct.positions.values()) this.instCache.delete(s.instruments.get(p.symbol)!.slot);
+  }
+
+  private instrumentLists(i: number): InstrumentLists {
     const cached = this.instCache.get(i);
-    if (cached !== undefined && cached.version === this.layoutVersion) return cached;
+    if (cached !== undefined) return cached;
     const s = this.state;
     const inst = s.instrumentsBySlot[i]!;
     const accts: number[] = [];
@@ -186,7 +259,9 @@ export class BookSync {
     }
     const positions: number[] = [];
     for (const a of accts) for (const pos of s.accountsBySlot[a]!.positions.values()) positions.push(pos.slot);
-    const entry = { version: this.layoutVersion, accounts: Int32Array.from(accts), positions: Int32Array.from(positions) };
+    const entry: InstrumentLists = {
+      accounts: Int32Array.from(accts), accountCount: accts.length, positions: Int32Array.from(positions), positionCount: positions.length,
+    };
     this.instCache.set(i, entry);
     return entry;
   }
@@ -209,7 +284,6 @@ export class BookSync {
 
   /** Builds the collection for what the effects touched. */
   collect(touched: Touched): void {
-    this.noteLayout();
     const s = this.state;
     this.ensureCollectionRoom(0, 0);
     this.epoch++;
@@ -226,12 +300,12 @@ export class BookSync {
         // The common case (mark, funding): copy the cached lists wholesale.
         first = false;
         const c = this.instrumentLists(i);
-        this.ensureCollectionRoom(c.positions.length, c.accounts.length);
-        this.list.set(c.positions, 0);
-        this.listCount = c.positions.length;
-        this.accounts.set(c.accounts, 0);
-        this.accountCount = c.accounts.length;
-        for (let j = 0; j < c.accounts.length; j++) this.stamp[c.accounts[j]!] = this.epoch;
+        this.ensureCollectionRoom(c.positionCount, c.accountCount);
+        this.list.set(c.positions.subarray(0, c.positionCount), 0);
+        this.listCount = c.positionCount;
+        this.accounts.set(c.accounts.subarray(0, c.accountCount), 0);
+        this.accountCount = c.accountCount;
+        for (let j = 0; j < c.accountCount; j++) this.stamp[c.accounts[j]!] = this.epoch;
       } else {
         for (const pos of s.instrumentsBySlot[i]!.positions) this.addAccount(s.accounts.get(pos.account)!.slot);
       }
@@ -241,7 +315,6 @@ export class BookSync {
 
   /** Collects the given accounts (all their positions). */
   collectAccounts(accountSlots: Iterable<number>): void {
-    this.noteLayout();
     this.ensureCollectionRoom(0, 0);
     this.epoch++;
     this.listCount = 0;
@@ -278,9 +351,28 @@ export class BookSync {
   }
 
   computeAll(): number {
-    this.noteLayout();
     return this.margin.computeAll(this.state.positionsBySlot.length, this.state.accountsBySlot.length);
   }
+}
+
+interface InstrumentLists {
+  accounts: Int32Array;
+  accountCount: number;
+  positions: Int32Array;
+  positionCount: number;
+}
+
+/** Appends v at index n, growing the array when full; returns the (possibly new) array. */
+function push(a: Int32Array, n: number, v: number): Int32Array {
+  const b = n < a.length ? a : grow(a, n + 1);
+  b[n] = v;
+  return b;
+}
+
+function growU8(a: Uint8Array, need: number): Uint8Array {
+  const b = new Uint8Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
 }
 
 function grow(a: Int32Array, need: number): Int32Array {

@@ -53,7 +53,7 @@ describe("simulation: invariants after every event", () => {
       const insDelta = e.kind === "event" ? ledger.expectedInsuranceDelta(core.state, e.event) : 0n;
       const r = core.apply(e);
       if (e.kind === "event") ledger.record(core.state, e.event, r);
-      const bad = checkInvariants(core, ledger, insDelta, r);
+      const bad = checkInvariants(core, ledger, insDelta, r) ?? core.checkBookCaches();
       const diff = bad === null && ++n % 1000 === 0 ? compareEngines(core) : null;
       if (bad !== null || diff !== null) {
         const replay = `npx mmc generate --seed ${seed} --accounts ${opts.accounts} --events ${opts.events} > s.ndjson && npx mmc replay s.ndjson --until ${r.seq} --json`;
