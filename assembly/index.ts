@@ -3,14 +3,19 @@
 // overflow, never wrapped. Inputs are validated as they are read; a bad input makes the call
 // return -code with the offending index in errorIndex() (kernel.ts turns it into a RangeError).
 import {
+  ACC_E_HI,
+  ACC_E_LO,
+  ACC_FLAGS,
+  ACC_IM_HI,
+  ACC_IM_LO,
+  ACC_MM_HI,
+  ACC_MM_LO,
+  ACC_SHIFT,
+  F_ACCT_ACC,
   F_ACCT_BASE,
   F_ACCT_E,
-  F_ACCT_E_HI,
-  F_ACCT_FLAGS,
   F_ACCT_IM,
-  F_ACCT_IM_HI,
   F_ACCT_MM,
-  F_ACCT_MM_HI,
   F_ACCT_STATUS,
   F_INST_K,
   F_INST_MARK,
@@ -86,30 +91,30 @@ export function maxTiers(): i32 {
 /** Starts account a's sums: E = base (as a 128-bit accumulator), MM = IM = 0, no flags. */
 @inline
 function resetAccount(a: usize): void {
-  const a8 = a << 3;
-  const base = load<i64>(fieldPtr(F_ACCT_BASE) + a8);
-  store<i64>(fieldPtr(F_ACCT_E) + a8, base);
-  store<i64>(fieldPtr(F_ACCT_E_HI) + a8, base >> 63);
-  store<i64>(fieldPtr(F_ACCT_MM) + a8, 0);
-  store<i64>(fieldPtr(F_ACCT_MM_HI) + a8, 0);
-  store<i64>(fieldPtr(F_ACCT_IM) + a8, 0);
-  store<i64>(fieldPtr(F_ACCT_IM_HI) + a8, 0);
-  store<i32>(fieldPtr(F_ACCT_FLAGS) + (a << 2), 0);
+  const base = load<i64>(fieldPtr(F_ACCT_BASE) + (a << 3));
+  const acc = fieldPtr(F_ACCT_ACC) + (a << ACC_SHIFT);
+  store<i64>(acc + ACC_E_LO, base);
+  store<i64>(acc + ACC_E_HI, base >> 63);
+  store<i64>(acc + ACC_MM_LO, 0);
+  store<i64>(acc + ACC_MM_HI, 0);
+  store<i64>(acc + ACC_IM_LO, 0);
+  store<i64>(acc + ACC_IM_HI, 0);
+  store<i32>(acc + ACC_FLAGS, 0);
 }
 
 /** Turns account a's 128-bit sums into outputs and status. Returns 1 when liquidatable. */
 @inline
 function finalizeAccount(a: usize): i32 {
-  const a8 = a << 3;
-  const e = load<i64>(fieldPtr(F_ACCT_E) + a8);
-  const mm = load<i64>(fieldPtr(F_ACCT_MM) + a8);
-  const im = load<i64>(fieldPtr(F_ACCT_IM) + a8);
-  const flags = load<i32>(fieldPtr(F_ACCT_FLAGS) + (a << 2));
+  const acc = fieldPtr(F_ACCT_ACC) + (a << ACC_SHIFT);
+  const e = load<i64>(acc + ACC_E_LO);
+  const mm = load<i64>(acc + ACC_MM_LO);
+  const im = load<i64>(acc + ACC_IM_LO);
+  const flags = load<i32>(acc + ACC_FLAGS);
   // A sum fits in i64 iff its high word is the sign extension of its low word.
   const wide =
-    <i32>(load<i64>(fieldPtr(F_ACCT_E_HI) + a8) != e >> 63) |
-    <i32>(load<i64>(fieldPtr(F_ACCT_MM_HI) + a8) != mm >> 63) |
-    <i32>(load<i64>(fieldPtr(F_ACCT_IM_HI) + a8) != im >> 63);
+    <i32>(load<i64>(acc + ACC_E_HI) != e >> 63) |
+    <i32>(load<i64>(acc + ACC_MM_HI) != mm >> 63) |
+    <i32>(load<i64>(acc + ACC_IM_HI) != im >> 63);
   const ovf = (flags & ACCT_OVERFLOW) != 0 || wide != 0;
   const has = flags & ACCT_HAS_CROSS;
   let status = has | (ovf ? ACCT_OVERFLOW : 0);
@@ -118,19 +123,18 @@ function finalizeAccount(a: usize): i32 {
     liq = <i32>(e < mm);
     status |= liq | (<i32>fourLeFive(e, mm) << 2);
   }
-  if (ovf) {
-    store<i64>(fieldPtr(F_ACCT_E) + a8, 0);
-    store<i64>(fieldPtr(F_ACCT_MM) + a8, 0);
-    store<i64>(fieldPtr(F_ACCT_IM) + a8, 0);
-  }
+  const keep: i64 = ovf ? 0 : -1;
+  const a8 = a << 3;
+  store<i64>(fieldPtr(F_ACCT_E) + a8, e & keep);
+  store<i64>(fieldPtr(F_ACCT_MM) + a8, mm & keep);
+  store<i64>(fieldPtr(F_ACCT_IM) + a8, im & keep);
   store<i32>(fieldPtr(F_ACCT_STATUS) + (a << 2), status);
   return liq;
 }
 
 /**
- * Computes positions (the first `count`, or the listed ones) and adds the cross ones to their
- * accounts' sums. Accounts must be reset before. Returns the number of liquidatable isolated
- * positions, or -code on a bad input.
+ * Computes positions (the first `count`, or the listed ones): validation and every position
+ * output. Returns the number of liquidatable isolated positions, or -code on a bad input.
  */
 function computePositions(count: i32, acctLimit: i32, listed: bool): i32 {
   const pQty = fieldPtr(F_POS_QTY);
@@ -153,13 +157,6 @@ function computePositions(count: i32, acctLimit: i32, listed: bool): i32 {
   const oE = fieldPtr(F_POS_E);
   const oTier = fieldPtr(F_POS_TIER);
   const oStatus = fieldPtr(F_POS_STATUS);
-  const aE = fieldPtr(F_ACCT_E);
-  const aEHi = fieldPtr(F_ACCT_E_HI);
-  const aMM = fieldPtr(F_ACCT_MM);
-  const aMMHi = fieldPtr(F_ACCT_MM_HI);
-  const aIM = fieldPtr(F_ACCT_IM);
-  const aIMHi = fieldPtr(F_ACCT_IM_HI);
-  const aFlags = fieldPtr(F_ACCT_FLAGS);
   const list = fieldPtr(F_LIST);
   const instCap = instCapacity();
   let liquidatable = 0;
@@ -210,7 +207,9 @@ function computePositions(count: i32, acctLimit: i32, listed: bool): i32 {
     const t8 = (tierBase + <usize>t) << 3;
     const mmr = load<i64>(tMmr + t8);
     const cum = load<i64>(tCum + t8);
-    if (<u64>mmr > <u64>RATE_SCALE) return fail(ERR_MMR, p);
+    // The selected tier's rate must be valid; when N or U already overflowed, the tier choice
+    // is moot (and the reference, with exact N, might choose another), so it is not checked.
+    if (<u64>mmr > <u64>RATE_SCALE && ovf == 0) return fail(ERR_MMR, p);
 
     // ceil(N·mmr/1e8) without 128-bit math: N = a·1e8 + b, so it is a·mmr + ceil(b·mmr/1e8);
     // neither product can overflow when N fits and mmr <= 1e8.
@@ -244,34 +243,54 @@ function computePositions(count: i32, acctLimit: i32, listed: bool): i32 {
     store<i64>(oE + p8, equity & keep);
     store<i32>(oTier + p4, t & <i32>keep);
     store<i32>(oStatus + p4, status);
-
-    // Cross positions add to their account's exact sums (128-bit: hi += sign + carry);
-    // isolated ones add zero, which keeps this branch-free.
-    const cross = <i64>(!isolated);
-    const take = -(cross & keep & 1);
-    const a8 = <usize>acct << 3;
-    const du = upnl & take;
-    const dmm = mm & take;
-    const dim = im & take;
-    const e0 = load<i64>(aE + a8);
-    const e1 = e0 + du;
-    store<i64>(aE + a8, e1);
-    store<i64>(aEHi + a8, load<i64>(aEHi + a8) + (du >> 63) + <i64>(<u64>e1 < <u64>e0));
-    const m0 = load<i64>(aMM + a8);
-    const m1 = m0 + dmm;
-    store<i64>(aMM + a8, m1);
-    store<i64>(aMMHi + a8, load<i64>(aMMHi + a8) + (dmm >> 63) + <i64>(<u64>m1 < <u64>m0));
-    const n0 = load<i64>(aIM + a8);
-    const n1 = n0 + dim;
-    store<i64>(aIM + a8, n1);
-    store<i64>(aIMHi + a8, load<i64>(aIMHi + a8) + (dim >> 63) + <i64>(<u64>n1 < <u64>n0));
-    const fl = aFlags + (<usize>acct << 2);
-    store<i32>(
-      fl,
-      load<i32>(fl) | ((<i32>cross & <i32>(q != 0)) << 3) | ((<i32>cross & ovf) << 1),
-    );
   }
   return liquidatable;
+}
+
+/**
+ * Adds the cross positions (the first `count`, or the listed ones) to their accounts' exact
+ * sums, from the position outputs. A separate pass on purpose: positions reach accounts in
+ * random order, and in this short loop the CPU keeps many of those cache misses in flight,
+ * which it cannot do inside the long position loop.
+ */
+function accumulateAccounts(count: i32, listed: bool): void {
+  const pQty = fieldPtr(F_POS_QTY);
+  const pAcct = fieldPtr(F_POS_ACCT);
+  const pMode = fieldPtr(F_POS_MODE);
+  const oU = fieldPtr(F_POS_U);
+  const oMM = fieldPtr(F_POS_MM);
+  const oIM = fieldPtr(F_POS_IM);
+  const oStatus = fieldPtr(F_POS_STATUS);
+  const list = fieldPtr(F_LIST);
+  const accBase = fieldPtr(F_ACCT_ACC);
+  for (let j = 0; j < count; j++) {
+    const p: i32 = listed ? load<i32>(list + (<usize>j << 2)) : j;
+    const p8 = <usize>p << 3;
+    const p4 = <usize>p << 2;
+    // Isolated positions add zero (branch-free); overflowed ones have zero figures and
+    // flag the account instead.
+    const cross = <i32>(load<i32>(pMode + p4) != MODE_ISOLATED);
+    const ovf = (load<i32>(oStatus + p4) & POS_OVERFLOW) >> 1;
+    const take: i64 = -(<i64>cross);
+    const du = load<i64>(oU + p8) & take;
+    const dmm = load<i64>(oMM + p8) & take;
+    const dim = load<i64>(oIM + p8) & take;
+    const acc = accBase + (<usize>load<i32>(pAcct + p4) << ACC_SHIFT);
+    const e0 = load<i64>(acc + ACC_E_LO);
+    const e1 = e0 + du;
+    store<i64>(acc + ACC_E_LO, e1);
+    store<i64>(acc + ACC_E_HI, load<i64>(acc + ACC_E_HI) + (du >> 63) + <i64>(<u64>e1 < <u64>e0));
+    const m0 = load<i64>(acc + ACC_MM_LO);
+    const m1 = m0 + dmm;
+    store<i64>(acc + ACC_MM_LO, m1);
+    store<i64>(acc + ACC_MM_HI, load<i64>(acc + ACC_MM_HI) + (dmm >> 63) + <i64>(<u64>m1 < <u64>m0));
+    const n0 = load<i64>(acc + ACC_IM_LO);
+    const n1 = n0 + dim;
+    store<i64>(acc + ACC_IM_LO, n1);
+    store<i64>(acc + ACC_IM_HI, load<i64>(acc + ACC_IM_HI) + (dim >> 63) + <i64>(<u64>n1 < <u64>n0));
+    const hasQty = <i32>(load<i64>(pQty + p8) != 0);
+    store<i32>(acc + ACC_FLAGS, load<i32>(acc + ACC_FLAGS) | ((cross & hasQty) << 3) | ((cross & ovf) << 1));
+  }
 }
 
 /** All positions in [0, nPos) and all accounts in [0, nAcct). Returns liquidatable count or -code. */
@@ -280,6 +299,7 @@ export function computeAll(nPos: i32, nAcct: i32): i32 {
   for (let a = 0; a < nAcct; a++) resetAccount(<usize>a);
   const n = computePositions(nPos, nAcct, false);
   if (n < 0) return n;
+  accumulateAccounts(nPos, false);
   let total = n;
   for (let a = 0; a < nAcct; a++) total += finalizeAccount(<usize>a);
   return total;
@@ -332,14 +352,16 @@ export function computeList(count: i32): i32 {
     unmark(0, count);
     return n;
   }
+  accumulateAccounts(count, true);
   // Pass 3: each account once.
   let total = n;
-  const fl = fieldPtr(F_ACCT_FLAGS);
+  const accBase = fieldPtr(F_ACCT_ACC);
   for (let j = 0; j < count; j++) {
     const a = <usize>load<i32>(pAcct + (<usize>load<i32>(list + (<usize>j << 2)) << 2));
-    const flags = load<i32>(fl + (a << 2));
+    const fl = accBase + (a << ACC_SHIFT) + ACC_FLAGS;
+    const flags = load<i32>(fl);
     if ((flags & ACCT_FINALIZED) != 0) continue;
-    store<i32>(fl + (a << 2), flags | ACCT_FINALIZED);
+    store<i32>(fl, flags | ACCT_FINALIZED);
     total += finalizeAccount(a);
   }
   return total;

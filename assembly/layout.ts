@@ -29,12 +29,20 @@ export const F_ACCT_E = 21;
 export const F_ACCT_MM = 22;
 export const F_ACCT_IM = 23;
 export const F_ACCT_STATUS = 24;
-export const F_ACCT_E_HI = 25;
-export const F_ACCT_MM_HI = 26;
-export const F_ACCT_IM_HI = 27;
-export const F_ACCT_FLAGS = 28;
-export const F_LIST = 29;
-export const FIELD_COUNT = 30;
+/** 64 bytes per account: see ACC_* below. */
+export const F_ACCT_ACC = 25;
+export const F_LIST = 26;
+export const FIELD_COUNT = 27;
+
+// Account accumulator record (one cache line): exact 128-bit sums as (lo: i64, hi: i64).
+export const ACC_E_LO: usize = 0;
+export const ACC_E_HI: usize = 8;
+export const ACC_MM_LO: usize = 16;
+export const ACC_MM_HI: usize = 24;
+export const ACC_IM_LO: usize = 32;
+export const ACC_IM_HI: usize = 40;
+export const ACC_FLAGS: usize = 48;
+export const ACC_SHIFT: usize = 6;
 
 /** Bytes reserved for the table; the arrays start after it. */
 export const TABLE_BYTES: usize = 256;
