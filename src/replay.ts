@@ -3,13 +3,16 @@
 import { openSync, readSync, closeSync } from "node:fs";
 import { readNdjsonEntries } from "./events/ndjson.js";
 import type { LogEntry } from "./events/types.js";
-import { readJournal, JOURNAL_MAGIC } from "./journal/index.js";
+import { readJournal, JOURNAL_MAGIC, RECORD_KIND_DERIVED, RECORD_KIND_INPUT } from "./journal/index.js";
+import { AuditError, encodeDerived } from "./outputs/derived.js";
 import { Core, type CoreOptions } from "./pipeline.js";
 import { docToState } from "./aggregate/snapshot.js";
 import { readSnapshotFile } from "./snapshot-file.js";
 
 export interface LogRecord {
   readonly entry: LogEntry;
+  /** Journals only: the derived records journaled after this input (null for NDJSON). */
+  readonly derived: Uint8Array[] | null;
   /** The journal's ts for the record (NDJSON: absent; the event's own ts rules). */
   readonly ts?: number;
   readonly seq: number;
@@ -29,13 +32,22 @@ export function isJournalFile(path: string): boolean {
 /** The input records of a log, in seq order. Journal corruption throws JournalError. */
 export async function* readLog(path: string): AsyncGenerator<LogRecord> {
   if (isJournalFile(path)) {
+    // An input record is yielded once the next input (or the end) shows which derived
+    // records belong to it.
+    let pending: { entry: LogEntry; ts: number; seq: number; derived: Uint8Array[] } | null = null;
     for (const r of readJournal(path)) {
-      if (r.kind === 0 && r.entry !== undefined) yield { entry: r.entry, ts: r.ts, seq: r.seq };
+      if (r.kind === RECORD_KIND_INPUT && r.entry !== undefined) {
+        if (pending !== null) yield pending;
+        pending = { entry: r.entry, ts: r.ts, seq: r.seq, derived: [] };
+      } else if (r.kind === RECORD_KIND_DERIVED && pending !== null) {
+        pending.derived.push(r.payload.slice());
+      }
     }
+    if (pending !== null) yield pending;
     return;
   }
   let seq = 0;
-  for await (const entry of readNdjsonEntries(path)) yield { entry, seq: ++seq };
+  for await (const entry of readNdjsonEntries(path)) yield { entry, seq: ++seq, derived: null };
 }
 
 export interface ReplayOptions extends CoreOptions {
@@ -46,6 +58,11 @@ export interface ReplayOptions extends CoreOptions {
   /** Called every `progressEvery` records with the seq reached. */
   readonly onProgress?: (seq: number) => void;
   readonly progressEvery?: number;
+  /**
+   * Journals with derived records: check that replay concludes exactly what was journaled
+   * (default true). A journal without derived records (e.g. from `mmc import`) passes.
+   */
+  readonly audit?: boolean;
   /** Called with the Core after each record (tests use it to check invariants per event). */
   readonly afterEach?: (core: Core, rec: LogRecord) => void;
 }
@@ -59,12 +76,31 @@ export async function replayLog(path: string, opts: ReplayOptions = {}): Promise
     core = new Core(opts);
   }
   const every = opts.progressEvery ?? 10_000;
+  let auditing = false;
   for await (const rec of readLog(path)) {
     if (rec.seq <= core.state.seq) continue;
     if (opts.untilSeq !== undefined && rec.seq > opts.untilSeq) break;
-    core.apply(rec.entry, rec.ts);
+    const r = core.apply(rec.entry, rec.ts);
+    // Strict from the first derived record on: a processed journal carries every output.
+    // (Removing derived records would also break the hash chain, which readJournal checks.)
+    if (rec.derived !== null && rec.derived.length > 0) auditing = opts.audit !== false;
+    if (auditing) auditOutputs(rec, r.outputs);
     opts.afterEach?.(core, rec);
     if (opts.onProgress !== undefined && rec.seq % every === 0) opts.onProgress(rec.seq);
   }
   return core;
+}
+
+function auditOutputs(rec: LogRecord, outputs: readonly import("./outputs/events.js").OutputEvent[]): void {
+  const journaled = rec.derived!;
+  if (journaled.length !== outputs.length) {
+    throw new AuditError(rec.seq, `journal has ${journaled.length} derived records, replay derives ${outputs.length}`);
+  }
+  for (let i = 0; i < outputs.length; i++) {
+    const mine = encodeDerived(outputs[i]!);
+    const theirs = journaled[i]!;
+    if (mine.length !== theirs.length || !mine.every((b, j) => b === theirs[j])) {
+      throw new AuditError(rec.seq, `derived record ${i} differs: journal ${Buffer.from(theirs).toString("utf8")} vs replay ${Buffer.from(mine).toString("utf8")}`);
+    }
+  }
 }

@@ -1,5 +1,7 @@
 // `mmc verify | import | export | generate`: journal tooling and the market generator.
-import { createWriteStream } from "node:fs";
+import { createWriteStream, statSync } from "node:fs";
+import { processLog } from "../process.js";
+import { stateHash } from "../aggregate/snapshot.js";
 import { once } from "node:events";
 import { verifyJournal, importNdjson, exportJournal } from "../journal/index.js";
 import { generateMarketLines } from "../demo/generate.js";
@@ -14,9 +16,8 @@ export function verifyCommand(journal: string, opts: { json?: boolean }): number
 }
 
 export async function importCommand(src: string, dst: string, opts: { progress?: boolean }): Promise<number> {
-  const bar = progressBar("import", 1, false);
-  let n = 0;
-  await importNdjson(src, dst, { onProgress: (k) => { n = k; bar.update(k); } });
+  const bar = progressBar("import", Math.max(1, Math.round(statSync(src).size / 150)), opts.progress !== false);
+  await importNdjson(src, dst, { onProgress: (k) => bar.update(k) });
   bar.stop();
   const v = verifyJournal(dst);
   if (!v.ok) {
@@ -24,8 +25,24 @@ export async function importCommand(src: string, dst: string, opts: { progress?:
     return 1;
   }
   process.stdout.write(`imported ${v.lastSeq} events into ${dst}; head ${v.headHash}\n`);
-  void n;
-  void opts;
+  return 0;
+}
+
+export async function processCommand(src: string, dst: string, opts: { progress?: boolean; json?: boolean }): Promise<number> {
+  const bar = progressBar("process", Math.max(1, Math.round(statSync(src).size / 150)), opts.progress !== false && !opts.json);
+  const core = await processLog(src, dst, { onProgress: (k) => bar.update(k), progressEvery: 5000 });
+  bar.stop();
+  const v = verifyJournal(dst);
+  if (!v.ok) {
+    process.stderr.write(`mmc process: the written journal does not verify at seq ${v.seq}: ${v.reason}\n`);
+    return 1;
+  }
+  const h = core.history;
+  const result = {
+    events: v.lastSeq, records: v.records, derivedRecords: v.records - v.lastSeq, headHash: v.headHash, stateHash: stateHash(core.state),
+    liquidations: h.liquidations.length, adl: h.adl.length, marginCalls: h.marginCalls.length, rejected: h.rejected.length,
+  };
+  process.stdout.write(opts.json ? JSON.stringify(result) + "\n" : `processed ${result.events} events into ${dst} (${result.derivedRecords} derived records); head ${result.headHash}; state ${result.stateHash}\n`);
   return 0;
 }
 

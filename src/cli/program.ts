@@ -3,7 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { replayCommand } from "./replay-cmd.js";
 import { demoCommand } from "./demo.js";
-import { verifyCommand, importCommand, exportCommand, generateCommand } from "./log-cmds.js";
+import { verifyCommand, importCommand, exportCommand, generateCommand, processCommand } from "./log-cmds.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -70,6 +70,17 @@ export function buildProgram(): Command {
     .option("--no-progress", "no progress bar")
     .action(async (src: string, dst: string, opts) => {
       process.exitCode = await importCommand(src, dst, opts);
+    });
+
+  program
+    .command("process")
+    .description("run a log (NDJSON or journal) through the engine into a new journal: each input followed by its derived records (liquidations, ADL, margin calls, rejections)")
+    .argument("<log>")
+    .argument("<journal>")
+    .option("--json", "print the result as JSON")
+    .option("--no-progress", "no progress bar")
+    .action(async (src: string, dst: string, opts) => {
+      process.exitCode = await processCommand(src, dst, opts);
     });
 
   program

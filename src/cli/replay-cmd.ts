@@ -4,6 +4,7 @@ import { replayLog } from "../replay.js";
 import { buildReport, type Report } from "../outputs/report.js";
 import { writeSnapshotFile } from "../snapshot-file.js";
 import { JournalError } from "../journal/index.js";
+import { AuditError } from "../outputs/derived.js";
 import { progressBar } from "./progress.js";
 
 export interface ReplayCmdOptions {
@@ -48,6 +49,10 @@ export async function replayCommand(log: string, opts: ReplayCmdOptions): Promis
     bar.stop();
     if (err instanceof JournalError) {
       process.stderr.write(`mmc replay: ${log}: broken journal at seq ${err.seq} (offset ${err.offset}): ${err.reason}\n`);
+      return 1;
+    }
+    if (err instanceof AuditError) {
+      process.stderr.write(`mmc replay: ${log}: ${err.message}\n`);
       return 1;
     }
     throw err;

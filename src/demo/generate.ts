@@ -68,7 +68,17 @@ function fmt(units: bigint, decimals: number): string {
   return neg ? `-${out}` : out;
 }
 
+/** Exactly `opts.events` lines (some steps emit several lines; the tail is cut). */
 export function* generateMarket(opts: MarketOptions): Generator<GeneratedLine> {
+  if (!Number.isSafeInteger(opts.events) || opts.events < 1) throw new RangeError("generateMarket: events must be a positive integer");
+  let n = 0;
+  for (const line of generateRaw(opts)) {
+    yield line;
+    if (++n >= opts.events) return;
+  }
+}
+
+function* generateRaw(opts: MarketOptions): Generator<GeneratedLine> {
   if (opts.accounts < 2) throw new RangeError("generateMarket: at least 2 accounts");
   const rng = new Prng(opts.seed);
   const crashAt = Math.floor((opts.crashAt ?? 0.6) * opts.events);
