@@ -2,6 +2,8 @@
 // a failed verification); 2 usage errors (unknown command or option, bad argument).
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { replayCommand } from "./replay-cmd.js";
+import { benchCommand, BENCHES } from "./bench-cmd.js";
+import { matchCommand } from "./match-cmd.js";
 import { demoCommand } from "./demo.js";
 import { verifyCommand, importCommand, exportCommand, generateCommand, processCommand } from "./log-cmds.js";
 
@@ -101,6 +103,30 @@ export function buildProgram(): Command {
     .option("--out <file>", "output file (default stdout)")
     .action(async (opts) => {
       process.exitCode = await generateCommand(opts);
+    });
+
+  program
+    .command("match")
+    .description("run order events (order.new / order.cancel / order.replace, with instrument definitions) through the matching engine alone")
+    .argument("<orders>", "NDJSON file")
+    .option("--json", "print { trades, book, rejected } as JSON")
+    .option("--book <kind>", "fast (default) or naive (the reference book)", "fast")
+    .action((file: string, opts) => {
+      process.exitCode = matchCommand(file, opts);
+    });
+
+  program
+    .command("bench")
+    .description(`run a benchmark: ${BENCHES.join(", ")}, or all`)
+    .argument("<name>")
+    .option("--json", "print the result as JSON")
+    .option("--positions <n>", "positions (kernel: 1M, mark: 100k)", intArg("positions", 2))
+    .option("--events <n>", "events (replay: 200k)", intArg("events", 1))
+    .option("--ops <n>", "operations (matching: 1M)", intArg("ops", 1))
+    .option("--seed <n>", "seed", intArg("seed"))
+    .option("--write <file>", "also write the results as markdown (machine, command, figures)")
+    .action(async (name: string, opts) => {
+      process.exitCode = await benchCommand(name, opts);
     });
 
   return program;
