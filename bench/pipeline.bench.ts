@@ -1,0 +1,291 @@
+// Pipeline benchmark: publish → nats-server (JetStream, file storage) → mmc serve → applied
+// (journaled with one fdatasync per group, outputs stored in the output stream, input
+// acked), against a nats-server it starts itself on this machine.
+//
+//   throughput  a seeded market (the demo generator) pre-encoded into MMCB batches, then
+//               published back to back (a few batches in flight); timed from the first
+//               publish to the group that applies the last event. events_per_s = N / time.
+//   latency     a book of long accounts with staggered liquidation prices, then marks that
+//               each liquidate exactly one account, published one JSON message at a time
+//               every `latencyIntervalMs`; latency = publish of the mark → arrival of its
+//               `liquidation` output on mmc.out.liquidation (core NATS subscription),
+//               both read from the same monotonic clock. Optional background load: batches
+//               of trades at `loadEventsPerS` in between the marks.
+// `mmc bench` wires this; run directly: node dist/bench/pipeline.bench.js [--events N] …
+import { pathToFileURL } from "node:url";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { generateMarketLines } from "../src/demo/generate.js";
+import { encodeBatch } from "../src/events/codec.js";
+import { lineToEntry } from "../src/events/ndjson.js";
+import type { LogEntry } from "../src/events/types.js";
+import { connectForever } from "../src/nats/connect.js";
+import { LocalNatsServer } from "../src/nats/local-server.js";
+import { silentLogger } from "../src/nats/log.js";
+import { ServeHandle } from "../src/nats/serve.js";
+import type { Core } from "../src/pipeline.js";
+import { BATCH_SUBJECT } from "../src/nats/subjects.js";
+
+export interface PipelineBenchOptions {
+  /** Events in the throughput run (default 200,000). */
+  events?: number;
+  accounts?: number;
+  seed?: number;
+  /** Entries per batch message (default 1000). */
+  batch?: number;
+  /** Batches in flight while publishing (default 8). */
+  inflight?: number;
+  /** Marks (= liquidations) in the latency run (default 1000; 0 skips it). */
+  latencyMarks?: number;
+  /** Pause between marks (default 2 ms). */
+  latencyIntervalMs?: number;
+  /** Background trade events per second during the latency run (default 0). */
+  loadEventsPerS?: number;
+  /** Stream storage (default file). */
+  storage?: "file" | "memory";
+  /**
+   * "stub" replaces the Core in the throughput run by one that only counts (no margin
+   * work): the ceiling of decode + journal + NATS, i.e. what the pipeline adds.
+   */
+  core?: "real" | "stub";
+}
+
+export interface PipelineBenchResult {
+  events: number;
+  messages: number;
+  batch: number;
+  seconds: number;
+  events_per_s: number;
+  /** Publishing alone (stored in the stream, acked by the server). */
+  publish_events_per_s: number;
+  outputs: number;
+  groups: number;
+  latency_samples: number;
+  latency_ns_p50: number;
+  latency_ns_p99: number;
+  latency_ns_max: number;
+  latency_load_events_per_s: number;
+  server_version: string;
+}
+
+function percentile(sorted: readonly bigint[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+}
+
+async function publishBatches(js: JetStreamClient, batches: readonly Uint8Array[], inflight: number): Promise<void> {
+  // The bench is the only writer and nothing fails: a window of publishes keeps order.
+  const window: Promise<unknown>[] = [];
+  for (const b of batches) {
+    window.push(js.publish(BATCH_SUBJECT, b, { timeout: 30_000 }));
+    if (window.length >= inflight) await window.shift();
+  }
+  await Promise.all(window);
+}
+
+function toEntries(lines: Iterable<string>): LogEntry[] {
+  const out: LogEntry[] = [];
+  for (const l of lines) {
+    const e = lineToEntry(l);
+    if (e !== null) out.push(e);
+  }
+  return out;
+}
+
+function chunks<T>(a: readonly T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < a.length; i += n) out.push(a.slice(i, i + n));
+  return out;
+}
+
+/** A Core stand-in that applies nothing: every entry is accepted with no outputs. */
+function stubCore(): Core {
+  const state = { seq: 0, ts: 0 };
+  const stub = {
+    state,
+    apply(entry: LogEntry, ts?: number) {
+      state.seq++;
+      state.ts = ts ?? (entry.kind === "event" ? (entry.event.ts ?? state.ts) : state.ts);
+      return { seq: state.seq, ts: state.ts, rejection: null, outputs: [] };
+    },
+  };
+  return stub as unknown as Core;
+}
+
+const USD = 1_000_000n;
+
+/** Setup for the latency run: accounts L0… long 1 BTC at 50000 with deposits 1000, 1010, … */
+function latencySetup(n: number): string[] {
+  const ev: object[] = [
+    { type: "asset", asset: "USDT", decimals: 6, settlement: true, ts: 1 },
+    {
+      type: "instrument", symbol: "BTC-PERP", tickSize: "0.1", lotSize: "0.001",
+      tiers: [{ maxNotional: "1000000000", mmr: "0.005", maxLeverage: 100 }],
+      makerFee: "0", takerFee: "0", liquidationFee: "0.005", insuranceShare: "0.5",
+    },
+    { type: "mark", symbol: "BTC-PERP", price: "50000" },
+    { type: "deposit", id: "ins", account: "@insurance", asset: "USDT", amount: "1000000000" },
+    { type: "deposit", id: "whale", account: "whale", asset: "USDT", amount: "1000000000" },
+    { type: "deposit", id: "f1", account: "f1", asset: "USDT", amount: "1000000000" },
+    { type: "deposit", id: "f2", account: "f2", asset: "USDT", amount: "1000000000" },
+  ];
+  for (let i = 0; i < n; i++) {
+    ev.push({ type: "deposit", id: `d${i}`, account: `L${i}`, asset: "USDT", amount: String(1000 + 10 * i) });
+    ev.push({ type: "trade", id: `t${i}`, symbol: "BTC-PERP", price: "50000", qty: "1", buyer: `L${i}`, seller: "whale", taker: "buyer" });
+  }
+  return ev.map((e) => JSON.stringify(e));
+}
+
+/** The mark that liquidates L_i and no one after it: (50000 − d_i)/0.995 − 1, down to a tick. */
+function latencyMark(i: number): string {
+  const d = BigInt(1000 + 10 * i) * USD;
+  const ticks = (((50_000n * USD - d) * 1000n) / 995n - USD) / 100_000n; // 0.1 USDT ticks
+  return `{"type":"mark","symbol":"BTC-PERP","price":"${ticks / 10n}.${ticks % 10n}"}`;
+}
+
+export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise<PipelineBenchResult> {
+  const events = opts.events ?? 200_000;
+  const batch = opts.batch ?? 1000;
+  const inflight = opts.inflight ?? 8;
+  const marks = opts.latencyMarks ?? 1000;
+  const log = silentLogger();
+  const dir = mkdtempSync(join(tmpdir(), "mmc-bench-"));
+  const server = await LocalNatsServer.start();
+  let nc: NatsConnection | null = null;
+  try {
+    nc = await connectForever({ url: server.url, name: "bench", log });
+    const js = jetstream(nc);
+    const settings = { storage: opts.storage ?? "file" } as const;
+
+    // ---- throughput
+    const entries = toEntries(generateMarketLines({ seed: opts.seed ?? 42, accounts: opts.accounts ?? 2000, events }));
+    const batches = chunks(entries, batch).map((c) => encodeBatch(c));
+    let groups = 0;
+    let target = entries.length;
+    let reached: (() => void) | null = null;
+    const serve = await ServeHandle.start({
+      url: server.url, journal: join(dir, "bench.journal"), log, query: false, settings,
+      ...(opts.core === "stub" ? { core: stubCore() } : {}),
+      onGroup: (g) => {
+        groups++;
+        if (g.seq >= target && reached !== null) reached();
+      },
+    });
+    const done = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const t0 = process.hrtime.bigint();
+    await publishBatches(js, batches, inflight);
+    const tPub = process.hrtime.bigint();
+    await done;
+    const t1 = process.hrtime.bigint();
+    const seconds = Number(t1 - t0) / 1e9;
+    const outputs = serve.status().outputs;
+    await serve.stop();
+
+    // ---- latency (fresh streams and journal)
+    let lat: bigint[] = [];
+    let loadRate = 0;
+    if (marks > 0) {
+      const { jetstreamManager } = await import("@nats-io/jetstream");
+      const jsm = await jetstreamManager(nc);
+      for (const s of ["MMC_IN", "MMC_OUT"]) await jsm.streams.delete(s);
+      const setup = toEntries(latencySetup(marks));
+      target = setup.length;
+      const setupDone = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const serve2 = await ServeHandle.start({
+        url: server.url, journal: join(dir, "latency.journal"), log, query: false, settings,
+        onGroup: (g) => {
+          if (g.seq >= target && reached !== null) reached();
+        },
+      });
+      await publishBatches(js, chunks(setup, batch).map((c) => encodeBatch(c)), inflight);
+      await setupDone;
+      const sentAt = new Map<number, bigint>();
+      const got = new Map<number, bigint>();
+      const td = new TextDecoder();
+      const sub = nc.subscribe("mmc.out.liquidation", {
+        callback: (_err, m) => {
+          const now = process.hrtime.bigint();
+          const seq = Number(m.headers?.get("Mmc-Seq") ?? (JSON.parse(td.decode(m.data)) as { seq: number }).seq);
+          if (!got.has(seq)) got.set(seq, now);
+        },
+      });
+      await nc.flush();
+      let seq = setup.length;
+      const loadPerMark = Math.round(((opts.loadEventsPerS ?? 0) * (opts.latencyIntervalMs ?? 2)) / 1000);
+      let fill = 0;
+      const enc = new TextEncoder();
+      const tl0 = process.hrtime.bigint();
+      for (let i = 0; i < marks; i++) {
+        if (loadPerMark > 0) {
+          const trades: LogEntry[] = [];
+          for (let k = 0; k < loadPerMark; k++) {
+            const line = `{"type":"trade","id":"x${fill++}","symbol":"BTC-PERP","price":"50000","qty":"0.001","buyer":"f${1 + (k % 2)}","seller":"f${2 - (k % 2)}","taker":"buyer"}`;
+            trades.push(lineToEntry(line)!);
+          }
+          void js.publish(BATCH_SUBJECT, encodeBatch(trades), { timeout: 30_000 });
+          seq += loadPerMark;
+        }
+        seq += 1;
+        sentAt.set(seq, process.hrtime.bigint());
+        await js.publish("mmc.in.all.all.mark", enc.encode(latencyMark(i)), { timeout: 30_000 });
+        if ((opts.latencyIntervalMs ?? 2) > 0) await sleep(opts.latencyIntervalMs ?? 2);
+      }
+      const lastSeq = seq;
+      for (let w = 0; w < 600 && !got.has(lastSeq); w++) await sleep(50);
+      const tl1 = process.hrtime.bigint();
+      loadRate = loadPerMark === 0 ? 0 : Math.round((loadPerMark * marks) / (Number(tl1 - tl0) / 1e9));
+      sub.unsubscribe();
+      lat = [...sentAt].filter(([s]) => got.has(s)).map(([s, t]) => got.get(s)! - t);
+      lat.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      await serve2.stop();
+    }
+
+    return {
+      events: entries.length,
+      messages: batches.length,
+      batch,
+      seconds,
+      events_per_s: Math.round(entries.length / seconds),
+      publish_events_per_s: Math.round(entries.length / (Number(tPub - t0) / 1e9)),
+      outputs,
+      groups,
+      latency_samples: lat.length,
+      latency_ns_p50: percentile(lat, 0.5),
+      latency_ns_p99: percentile(lat, 0.99),
+      latency_ns_max: lat.length === 0 ? 0 : Number(lat[lat.length - 1]!),
+      latency_load_events_per_s: loadRate,
+      server_version: nc.info?.version ?? "?",
+    };
+  } finally {
+    await nc?.close();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({
+    options: {
+      events: { type: "string" }, accounts: { type: "string" }, seed: { type: "string" }, batch: { type: "string" },
+      marks: { type: "string" }, interval: { type: "string" }, load: { type: "string" }, storage: { type: "string" },
+      core: { type: "string" },
+    },
+  });
+  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  const r = await runPipelineBench({
+    events: num(values.events), accounts: num(values.accounts), seed: num(values.seed), batch: num(values.batch),
+    latencyMarks: num(values.marks), latencyIntervalMs: num(values.interval), loadEventsPerS: num(values.load),
+    storage: values.storage === "memory" ? "memory" : "file",
+    core: values.core === "stub" ? "stub" : "real",
+  });
+  process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+}

@@ -1,0 +1,98 @@
+// Input message → log entries. A message carries one event as JSON text, or a batch in
+// the binary encoding (codec.ts, recognised by its "MMCB" magic). Whatever arrives becomes
+// entries, so it gets a seq and is journaled: a malformed message is kept as a raw entry
+// (SPEC §8: a rejected event stays in the log) and Core rejects it with its code.
+//
+//   - JSON text (UTF-8; invalid bytes become U+FFFD like the NDJSON reader) of at most
+//     EVENT_MESSAGE_MAX_BYTES: parsed exactly like one NDJSON line (lineToEntry).
+//   - A JSON message over that size is never parsed: its raw entry keeps the first
+//     OVERSIZE_HEAD_BYTES and a marker `…[mmc: message truncated from N bytes]` (never
+//     valid JSON, so it is rejected again on every replay), and its `rejected` output says
+//     E_TOO_LARGE.
+//   - A batch that does not decode (bad magic/version, truncated, over BATCH_MAX_BYTES,
+//     an entry the schema would not accept) is one raw entry describing the failure; a
+//     batch over BATCH_MAX_BYTES is E_TOO_LARGE, any other failure is rejected as E_JSON
+//     (the message is not an event).
+// The same function serves `serve` and `replay --nats`, so both build the same log.
+import { BATCH_MAGIC, BATCH_MAX_BYTES, CodecError, decodeBatch } from "../events/codec.js";
+import { lineToEntry } from "../events/ndjson.js";
+import type { LogEntry } from "../events/types.js";
+import type { ErrorCode } from "../events/errors.js";
+
+/** A single-event JSON message larger than this is rejected E_TOO_LARGE (an event is < 2 KiB). */
+export const EVENT_MESSAGE_MAX_BYTES = 64 * 1024;
+/** How much of an oversized message the log keeps. */
+export const OVERSIZE_HEAD_BYTES = 1024;
+
+const MAGIC = Buffer.from(BATCH_MAGIC, "latin1");
+const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+export interface DecodedMessage {
+  readonly entries: LogEntry[];
+  /**
+   * The code the `rejected` output must carry when it is not Core's own (an oversized
+   * message: Core sees a raw entry and would say E_JSON). Null otherwise.
+   */
+  readonly overrideCode: ErrorCode | null;
+  readonly kind: "event" | "batch" | "bad-batch" | "oversize";
+}
+
+export function isBatch(data: Uint8Array): boolean {
+  return data.length >= MAGIC.length && data[0] === MAGIC[0] && data[1] === MAGIC[1] && data[2] === MAGIC[2] && data[3] === MAGIC[3];
+}
+
+const OVERSIZE_MARK_RE = /…\[mmc: (?:message|line) truncated from \d+ bytes\]$/;
+const BAD_BATCH_RE = /^…\[mmc: batch message of \d+ bytes rejected \((too-large)\)/;
+
+/**
+ * The code for a raw entry this module made from an oversized message (also for the
+ * NDJSON reader's truncated lines): E_TOO_LARGE; null for any other entry.
+ */
+export function sizeRejectionOf(entry: LogEntry): ErrorCode | null {
+  if (entry.kind !== "raw") return null;
+  return OVERSIZE_MARK_RE.test(entry.raw) || BAD_BATCH_RE.test(entry.raw) ? "E_TOO_LARGE" : null;
+}
+
+/** The longest prefix of s within `budget` UTF-8 bytes, never splitting a surrogate pair. */
+function headOf(s: string, budget: number): string {
+  let bytes = 0;
+  let i = 0;
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
+    let units = 1;
+    let size: number;
+    if (c < 0x80) size = 1;
+    else if (c < 0x800) size = 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      size = 4;
+      units = 2;
+    } else size = 3;
+    if (bytes + size > budget) break;
+    bytes += size;
+    i += units;
+  }
+  return s.slice(0, i);
+}
+
+export function decodeMessage(data: Uint8Array): DecodedMessage {
+  if (isBatch(data)) {
+    try {
+      return { entries: decodeBatch(data), overrideCode: null, kind: "batch" };
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      const tooLarge = err.reason === "too-large" && data.length > BATCH_MAX_BYTES;
+      const raw = `…[mmc: batch message of ${data.length} bytes rejected (${tooLarge ? "too-large" : err.reason}): ${err.message}]`;
+      return { entries: [{ kind: "raw", raw }], overrideCode: tooLarge ? "E_TOO_LARGE" : null, kind: "bad-batch" };
+    }
+  }
+  if (data.length > EVENT_MESSAGE_MAX_BYTES) {
+    const head = headOf(utf8.decode(data.subarray(0, OVERSIZE_HEAD_BYTES + 4)), OVERSIZE_HEAD_BYTES);
+    const raw = `${head}…[mmc: message truncated from ${data.length} bytes]`;
+    return { entries: [{ kind: "raw", raw }], overrideCode: "E_TOO_LARGE", kind: "oversize" };
+  }
+  const text = utf8.decode(data);
+  // An empty or blank message is not an event: keep it (JSON-quoted when blank, so the raw
+  // text is non-empty and visible) and let Core reject it.
+  const entry = lineToEntry(text, data.length) ?? { kind: "raw", raw: text === "" ? '""' : JSON.stringify(text) };
+  return { entries: [entry], overrideCode: null, kind: "event" };
+}

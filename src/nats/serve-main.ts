@@ -1,0 +1,32 @@
+// Stand-alone entry for `mmc serve` (tests spawn it as a child to kill -9 it):
+//   node dist/src/nats/serve-main.js --nats <url> [--stream <name>] [--journal <path>] [--metrics <port>]
+//     [--consumer <name>] [--snapshot-every <n>] [--log-level <level>]
+import { parseArgs } from "node:util";
+import { serveCommand } from "./commands.js";
+
+const { values } = parseArgs({
+  options: {
+    nats: { type: "string" },
+    stream: { type: "string" },
+    journal: { type: "string" },
+    metrics: { type: "string" },
+    consumer: { type: "string" },
+    "snapshot-every": { type: "string" },
+    "log-level": { type: "string" },
+  },
+  strict: true,
+});
+if (values.nats === undefined) {
+  process.stderr.write("usage: serve-main --nats <url> [--stream <name>] [--journal <path>] [--metrics <port>]\n");
+  process.exit(2);
+}
+const code = await serveCommand({
+  nats: values.nats,
+  stream: values.stream,
+  journal: values.journal,
+  metrics: values.metrics === undefined ? undefined : Number(values.metrics),
+  consumer: values.consumer,
+  snapshotEvery: values["snapshot-every"] === undefined ? undefined : Number(values["snapshot-every"]),
+  logLevel: values["log-level"],
+});
+process.exit(code);

@@ -1,0 +1,674 @@
+// `mmc serve`: a durable pull consumer on the input stream feeding the Core, with the
+// journal as the source of truth for progress.
+//
+// Per group of messages (whatever arrived while the previous group was being flushed):
+//   1. each message: skip it if its stream seq is already journaled (ack it with the
+//      group); else decode it (one JSON event or a binary batch; bad → a raw entry), and
+//      for each entry `core.apply` → journal input record (with the stream seq) → journal
+//      derived records (the output events, as published);
+//   2. journal.sync() — one fdatasync for the group;
+//   3. publish the group's outputs (msg ids `<seq>.<index>`, in order, awaiting acks);
+//   4. ack the group's messages.
+// A crash anywhere leaves: journal ⊇ acked messages, and output stream ⊆ journal outputs.
+// Restart: replay the journal into a fresh Core; republish journaled outputs past the
+// output stream's high-water mark; resume the consumer at the journal's position; skip
+// redelivered messages whose stream seq is journaled (a batch cut by the crash resumes
+// at its first unjournaled entry). Events with an `id` are also deduplicated by the Core
+// (E_DUPLICATE), which covers a publisher that re-sends outside the duplicate window.
+//
+// Ordering: messages must be applied in stream order. A durable consumer can deliver out
+// of order after a fault (messages delivered to a dead connection come back only after
+// ack_wait, behind newer ones), so the consumer's delivery sequence is checked: a jump
+// forward means we missed a delivery, and the consumer is recreated at the journal's
+// position. At startup it is also recreated when its state disagrees with the journal.
+import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Service } from "@nats-io/services";
+import type { Server } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { docToState, stateHash } from "../aggregate/snapshot.js";
+import { readSnapshotFile, writeSnapshotFile, type SnapshotFile } from "../snapshot-file.js";
+import { JournalWriter, readJournal, RECORD_KIND_DERIVED, RECORD_KIND_INPUT } from "../journal/index.js";
+import type { LogEntry } from "../events/types.js";
+import type { OutputEvent } from "../outputs/events.js";
+import { Core } from "../pipeline.js";
+import { Prng } from "../util/prng.js";
+import { backoffMs, connectForever } from "./connect.js";
+import { decodeMessage, sizeRejectionOf } from "./decode.js";
+import { createLogger, type Logger } from "./log.js";
+import { ServeMetrics, startMetricsServer } from "./metrics.js";
+import { comparePositions, encodeOutput, OutputPublisher, PublishAborted, type OutputPosition, type PendingOutput } from "./outputs.js";
+import { startQueryService } from "./query.js";
+import {
+  consumerInfoOrNull,
+  DEFAULT_CONSUMER,
+  DEFAULT_INPUT_STREAM,
+  DEFAULT_SETTINGS,
+  ensureStreams,
+  outputStreamFor,
+  serveConsumerConfig,
+  type PipelineSettings,
+} from "./settings.js";
+import type { OutputType } from "./subjects.js";
+
+export interface ServeOptions {
+  /** NATS server URL(s). */
+  readonly url: string;
+  /** Input stream (default MMC_IN); the output stream is derived (MMC_OUT) unless given. */
+  readonly stream?: string;
+  readonly outStream?: string;
+  /** Durable consumer name (default mmc-serve). */
+  readonly consumer?: string;
+  /** Journal file (created if missing). */
+  readonly journal: string;
+  /** Serve Prometheus metrics on this port (0 = a free port). */
+  readonly metricsPort?: number;
+  /** Stream/consumer settings (defaults: DEFAULT_SETTINGS). */
+  readonly settings?: Partial<PipelineSettings>;
+  /** Start the query micro service (default true). */
+  readonly query?: boolean;
+  /** Messages per pull request (the client's buffer). */
+  readonly pullMaxMessages?: number;
+  /** At most this many messages per group (one fsync each). */
+  readonly groupMaxMessages?: number;
+  readonly log?: Logger;
+  /** Called after each group is flushed and acked. */
+  readonly onGroup?: (g: GroupInfo) => void;
+  /**
+   * The Core to apply entries to (default: a new one, without history). Benchmarks pass
+   * a stub to measure the transport and journal alone (no snapshots then).
+   */
+  readonly core?: Core;
+  /**
+   * Snapshot file (default `<journal>.snapshot`): written (atomically) every
+   * `snapshotEvery` seqs after a group is fsync'd; a restart restores it and replays only
+   * the journal records after it. A sidecar `<snapshot>.meta.json` holds the journal's
+   * chain hash at the snapshot's seq, so a snapshot of another journal is never used.
+   */
+  readonly snapshot?: string;
+  /** Seqs between snapshots (default 100,000; 0 = never). */
+  readonly snapshotEvery?: number;
+}
+
+export interface GroupInfo {
+  readonly seq: number;
+  readonly sourceSeq: number;
+  readonly messages: number;
+  readonly entries: number;
+  readonly outputs: number;
+}
+
+export interface ServeStatus {
+  readonly stream: string;
+  readonly outStream: string;
+  readonly consumer: string;
+  readonly journal: string;
+  readonly seq: number;
+  readonly durableSeq: number;
+  readonly sourceSeq: number;
+  readonly applied: number;
+  readonly skipped: number;
+  readonly groups: number;
+  /** Outputs produced (and stored) by the groups this instance processed. */
+  readonly outputs: number;
+  readonly consumerRecreated: number;
+  /** Seq of the last snapshot written or restored (0: none). */
+  readonly snapshotSeq: number;
+  readonly outputsStored: OutputPosition | null;
+  readonly stateHash?: string;
+}
+
+export class FatalServeError extends Error {}
+
+export const DEFAULT_SNAPSHOT_EVERY = 100_000;
+
+interface SnapshotMeta {
+  readonly seq: number;
+  /** The journal's chain hash after the snapshot's last record. */
+  readonly journalHash: string;
+  readonly sourceSeq: number;
+}
+
+function writeFileAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, "w");
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+interface Queued {
+  readonly msg: JsMsg;
+  readonly epoch: number;
+}
+
+export class ServeHandle {
+  private coreRef: Core;
+  readonly metrics: ServeMetrics;
+  readonly stream: string;
+  readonly outStream: string;
+  readonly consumerName: string;
+  /** Resolves when the service has stopped (rejects on a fatal error). */
+  readonly done: Promise<void>;
+  metricsPort: number | null = null;
+
+  private nc!: NatsConnection;
+  private js!: JetStreamClient;
+  private jsm!: JetStreamManager;
+  private journal!: JournalWriter;
+  private publisher!: OutputPublisher;
+  private svc: Service | null = null;
+  private httpServer: Server | null = null;
+  private readonly settings: PipelineSettings;
+  private readonly log: Logger;
+  private readonly rng = new Prng(process.pid ^ 0x5e7e);
+
+  /** Stream seq of the last message fully applied. */
+  private appliedSource = 0;
+  /** A message cut by a crash: its seq and how many of its entries are journaled. */
+  private partialSeq = -1;
+  private partialSkip = 0;
+  private lastDseq = 0;
+  private epoch = 0;
+  private queue: Queued[] = [];
+  private wake: (() => void) | null = null;
+  private msgs: ConsumerMessages | null = null;
+  private recreateRequested = false;
+  private recreateReason = "";
+  private stopping = false;
+  private applied = 0;
+  private skipped = 0;
+  private groups = 0;
+  private outputsTotal = 0;
+  private recreated = 0;
+  private readonly snapshotPath: string;
+  private readonly snapshotEvery: number;
+  private lastSnapshotSeq = 0;
+  private resolveDone!: () => void;
+  private rejectDone!: (e: unknown) => void;
+
+  private constructor(private readonly opts: ServeOptions) {
+    this.stream = opts.stream ?? DEFAULT_INPUT_STREAM;
+    this.outStream = opts.outStream ?? outputStreamFor(this.stream);
+    this.consumerName = opts.consumer ?? DEFAULT_CONSUMER;
+    this.settings = { ...DEFAULT_SETTINGS, ...opts.settings };
+    this.log = opts.log ?? createLogger({ name: "mmc-serve" });
+    this.metrics = new ServeMetrics(opts.metricsPort !== undefined);
+    this.coreRef = opts.core ?? new Core({ keepHistory: false });
+    this.snapshotPath = opts.snapshot ?? `${opts.journal}.snapshot`;
+    this.snapshotEvery = opts.core !== undefined ? 0 : (opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY);
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // Nobody may be waiting on `done` yet; a fatal error is still reported through it.
+    this.done.catch(() => {});
+  }
+
+  /** Connects, recovers and starts consuming; resolves once the consumer is running. */
+  static async start(opts: ServeOptions): Promise<ServeHandle> {
+    const h = new ServeHandle(opts);
+    try {
+      await h.startup();
+    } catch (err) {
+      await h.shutdown().catch(() => {});
+      throw err;
+    }
+    void h.run();
+    return h;
+  }
+
+  get core(): Core {
+    return this.coreRef;
+  }
+
+  status(withHash = false): ServeStatus {
+    return {
+      stream: this.stream,
+      outStream: this.outStream,
+      consumer: this.consumerName,
+      journal: this.opts.journal,
+      seq: this.core.state.seq,
+      durableSeq: this.journal?.durable.seq ?? 0,
+      sourceSeq: this.appliedSource,
+      applied: this.applied,
+      skipped: this.skipped,
+      groups: this.groups,
+      outputs: this.outputsTotal,
+      consumerRecreated: this.recreated,
+      snapshotSeq: this.lastSnapshotSeq,
+      outputsStored: this.publisher?.stored ?? null,
+      ...(withHash ? { stateHash: stateHash(this.core.state) } : {}),
+    };
+  }
+
+  /** Stops consuming, finishes the group in hand, closes everything. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.done;
+    this.stopping = true;
+    this.log.info("serve: stopping");
+    this.msgs?.stop();
+    this.wake?.();
+    await this.done.catch(() => {});
+  }
+
+  // ---- startup
+
+  private async startup(): Promise<void> {
+    const log = this.log;
+    log.info({ stream: this.stream, outStream: this.outStream, consumer: this.consumerName, journal: this.opts.journal, settings: this.settings }, "serve: starting");
+    // After a reconnect the server may have restarted: its consumer state can lag the
+    // journal and messages it delivered to the old connection would only come back after
+    // ack_wait. Recreating the consumer at the journal's position resumes at once, in order.
+    this.nc = await connectForever({ url: this.opts.url, name: "mmc-serve", log, onReconnect: () => this.requestRecreate("reconnected") });
+    this.js = jetstream(this.nc);
+    this.jsm = await this.retry("jetstream manager", () => jetstreamManager(this.nc));
+    const streams = await this.retry("ensure streams", () => ensureStreams(this.jsm, this.stream, this.outStream, this.settings, log));
+    this.publisher = new OutputPublisher(this.nc, this.js, this.jsm, this.outStream, log, {
+      onPublished: (type: OutputType, n: number) => this.metrics.outputs.inc({ type }, n),
+    });
+
+    this.journal = JournalWriter.open(this.opts.journal, { fsyncEveryRecords: Number.MAX_SAFE_INTEGER, fsyncEveryBytes: Number.MAX_SAFE_INTEGER });
+    if (this.journal.truncatedBytes > 0) log.warn({ bytes: this.journal.truncatedBytes }, "journal: cut a torn tail left by a crash");
+    const head = this.journal.head;
+    log.info({ seq: head.seq, sourceSeq: head.sourceSeq, records: head.records, hash: head.hash }, "journal: opened");
+
+    const inLast = streams.input.state.last_seq;
+    if (head.sourceSeq > inLast) {
+      throw new FatalServeError(
+        `journal ${this.opts.journal} has applied stream seq ${head.sourceSeq} but stream ${this.stream} ends at ${inLast}: ` +
+          "the stream lost acknowledged messages or is not the one this journal came from. Restore the stream, or start with a new journal.",
+      );
+    }
+    const hw = await this.publisher.readHighWater();
+    if (hw !== null && hw.seq > head.seq) {
+      throw new FatalServeError(
+        `output stream ${this.outStream} holds outputs up to seq ${hw.seq} but journal ${this.opts.journal} ends at seq ${head.seq}: ` +
+          "the journal was lost or replaced. Restore it, or purge the output stream to start over.",
+      );
+    }
+
+    await this.recover(hw);
+    await this.prepareConsumer();
+
+    if (this.opts.query !== false) {
+      this.svc = await startQueryService(
+        this.nc,
+        { core: this.core, durableSeq: () => this.journal.durable.seq, status: () => ({ ...this.status(true) }) },
+        log,
+        { stream: this.stream, consumer: this.consumerName },
+      );
+    }
+    if (this.opts.metricsPort !== undefined) {
+      const { server, port } = await startMetricsServer(this.metrics, this.opts.metricsPort);
+      this.httpServer = server;
+      this.metricsPort = port;
+      log.info({ port }, "metrics: serving /metrics");
+    }
+  }
+
+  /** Restores the snapshot, if it belongs to this journal; null otherwise. */
+  private loadSnapshot(): { file: SnapshotFile; meta: SnapshotMeta } | null {
+    if (this.snapshotEvery === 0 || !existsSync(this.snapshotPath)) return null;
+    try {
+      const meta = JSON.parse(readFileSync(`${this.snapshotPath}.meta.json`, "utf8")) as SnapshotMeta;
+      const file = readSnapshotFile(this.snapshotPath);
+      if (file.state.seq !== meta.seq) throw new Error(`snapshot seq ${file.state.seq} ≠ meta seq ${meta.seq}`);
+      return { file, meta };
+    } catch (err) {
+      this.log.warn({ snapshot: this.snapshotPath, err: (err as Error).message }, "snapshot: unreadable; replaying the whole journal");
+      return null;
+    }
+  }
+
+  /**
+   * Replays the journal (after the snapshot, if any) into a fresh Core; republishes the
+   * journaled outputs the output stream lacks. A snapshot whose journal hash does not
+   * match the journal at its seq is dropped and the whole journal replayed.
+   */
+  private async recover(hw: OutputPosition | null, allowSnapshot = true): Promise<void> {
+    const t0 = performance.now();
+    const snap = allowSnapshot ? this.loadSnapshot() : null;
+    if (snap !== null && snap.meta.seq > this.journal.head.seq) {
+      this.log.warn({ snapshot: this.snapshotPath, seq: snap.meta.seq, journalSeq: this.journal.head.seq }, "snapshot: past the journal's end; replaying the whole journal");
+      return this.recover(hw, false);
+    }
+    const snapSeq = snap?.meta.seq ?? 0;
+    this.coreRef =
+      snap !== null
+        ? new Core({ state: docToState(snap.file.state), history: snap.file.history, keepHistory: false })
+        : (this.opts.core ?? new Core({ keepHistory: false }));
+    const mismatch = (): Promise<void> => {
+      this.log.warn({ snapshot: this.snapshotPath, seq: snapSeq }, "snapshot: not of this journal (chain hash differs); replaying the whole journal");
+      return this.recover(hw, false);
+    };
+    const pending: PendingOutput[] = [];
+    let lastSource = 0;
+    let countAtLast = 0;
+    let outIndex = 0;
+    let inputs = 0;
+    let derivedSeq = 0;
+    let lastHash = "";
+    for (const rec of readJournal(this.opts.journal)) {
+      if (rec.kind === RECORD_KIND_INPUT) {
+        if (snap !== null && rec.seq === snapSeq + 1 && lastHash !== snap.meta.journalHash) return mismatch();
+        if (rec.seq > snapSeq) {
+          const r = this.core.apply(rec.entry!, rec.ts);
+          if (r.seq !== rec.seq) throw new FatalServeError(`journal replay: record seq ${rec.seq} applied as ${r.seq}`);
+          inputs++;
+        }
+        if (rec.sourceSeq > 0) {
+          if (rec.sourceSeq === lastSource) countAtLast++;
+          else {
+            lastSource = rec.sourceSeq;
+            countAtLast = 1;
+          }
+        }
+        outIndex = 0;
+        derivedSeq = rec.seq;
+      } else if (rec.kind === RECORD_KIND_DERIVED) {
+        if (rec.seq !== derivedSeq) throw new FatalServeError(`journal: derived record for seq ${rec.seq} after input ${derivedSeq}`);
+        const pos = { seq: rec.seq, index: outIndex++ };
+        if (hw === null || comparePositions(pos, hw) > 0) {
+          const type = outputTypeOf(rec.payload);
+          pending.push({ ...pos, type, payload: Uint8Array.from(rec.payload) });
+          if (pending.length >= 10_000) await this.publisher.publish(pending.splice(0));
+        }
+      }
+      lastHash = Buffer.from(rec.hash).toString("hex");
+    }
+    if (snap !== null && this.journal.head.seq === snapSeq && lastHash !== snap.meta.journalHash) return mismatch();
+    if (snap !== null) {
+      this.lastSnapshotSeq = snapSeq;
+      this.log.info({ snapshot: this.snapshotPath, seq: snapSeq }, "snapshot: restored");
+    }
+    this.appliedSource = lastSource;
+    if (lastSource > 0) {
+      // Was the last message applied whole? Count its entries in the stream.
+      const total = await this.entriesIn(lastSource);
+      if (total !== null && countAtLast < total) {
+        this.partialSeq = lastSource;
+        this.partialSkip = countAtLast;
+        this.appliedSource = lastSource - 1;
+        this.log.warn({ sourceSeq: lastSource, journaled: countAtLast, entries: total }, "recovery: the last message was cut by a crash; resuming inside it");
+      }
+    }
+    this.metrics.seq.set(this.core.state.seq);
+    this.metrics.sourceSeq.set(this.appliedSource);
+    this.log.info(
+      { snapshotSeq: this.lastSnapshotSeq, inputs, seq: this.core.state.seq, sourceSeq: lastSource, republish: pending.length, ms: Math.round(performance.now() - t0) },
+      "recovery: journal replayed",
+    );
+    if (pending.length > 0) {
+      await this.publisher.publish(pending);
+      this.log.info({ outputs: pending.length }, "recovery: republished journaled outputs missing from the output stream");
+    }
+  }
+
+  /** Writes a snapshot of the (fsync'd) state and its journal position. */
+  private maybeSnapshot(): void {
+    if (this.snapshotEvery === 0 || this.core.state.seq - this.lastSnapshotSeq < this.snapshotEvery) return;
+    const t0 = performance.now();
+    const head = this.journal.head;
+    if (head.seq !== this.core.state.seq) return;
+    const meta: SnapshotMeta = { seq: head.seq, journalHash: head.hash, sourceSeq: this.appliedSource };
+    // Meta first: a crash between the two leaves a meta that does not match the old snapshot's seq → ignored.
+    writeFileAtomic(`${this.snapshotPath}.meta.json`, JSON.stringify(meta));
+    writeSnapshotFile(this.snapshotPath, this.core);
+    this.lastSnapshotSeq = head.seq;
+    this.log.info({ seq: head.seq, ms: Math.round(performance.now() - t0) }, "snapshot: written");
+  }
+
+  private async entriesIn(seq: number): Promise<number | null> {
+    try {
+      const m = await this.retry("get message", () => this.jsm.streams.getMessage(this.stream, { seq }));
+      return m === null ? null : decodeMessage(m.data).entries.length;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Reuses the durable consumer when its state agrees with the journal, else recreates it there. */
+  private async prepareConsumer(): Promise<void> {
+    const resume = this.appliedSource + 1;
+    const ci = await this.retry("consumer info", () => consumerInfoOrNull(this.jsm, this.stream, this.consumerName));
+    let reason: string | null = null;
+    if (ci === null) reason = "missing";
+    else if (ci.num_ack_pending > 0) reason = `${ci.num_ack_pending} messages delivered but unacknowledged (a previous instance died): they would come back out of order`;
+    else if (ci.delivered.stream_seq >= resume) reason = `consumer acknowledged up to stream seq ${ci.delivered.stream_seq} but the journal ends at ${this.appliedSource}`;
+    if (reason === null) {
+      const want = serveConsumerConfig(this.consumerName, resume, this.settings);
+      const c = ci!.config;
+      if (c.ack_wait !== want.ack_wait || c.max_ack_pending !== want.max_ack_pending) {
+        await this.retry("consumer update", () =>
+          this.jsm.consumers.update(this.stream, this.consumerName, { ack_wait: want.ack_wait, max_ack_pending: want.max_ack_pending }),
+        );
+      }
+      this.log.info({ consumer: this.consumerName, delivered: ci!.delivered.stream_seq, resume }, "consumer: resuming from its state");
+      return;
+    }
+    await this.recreateConsumer(reason);
+  }
+
+  private async recreateConsumer(reason: string): Promise<void> {
+    const start = this.partialSeq > 0 ? this.partialSeq : this.appliedSource + 1;
+    this.log.warn({ consumer: this.consumerName, startSeq: start, reason }, "consumer: (re)creating at the journal's position");
+    await this.retry("consumer recreate", async () => {
+      const ci = await consumerInfoOrNull(this.jsm, this.stream, this.consumerName);
+      if (ci !== null) await this.jsm.consumers.delete(this.stream, this.consumerName);
+      await this.jsm.consumers.add(this.stream, serveConsumerConfig(this.consumerName, start, this.settings));
+    });
+    this.lastDseq = 0;
+    this.recreated++;
+    this.metrics.consumerResets.inc();
+  }
+
+  // ---- running
+
+  private requestRecreate(why: string): void {
+    if (this.stopping || this.recreateRequested || this.msgs === null) return;
+    this.log.info({ why }, "consumer: will recreate at the journal's position");
+    this.recreateReason = why;
+    this.recreateRequested = true;
+    this.msgs.stop();
+  }
+
+  private async run(): Promise<void> {
+    const pump = this.pump();
+    try {
+      await this.processLoop();
+      await pump;
+      await this.shutdown();
+      this.resolveDone();
+    } catch (err) {
+      this.stopping = true;
+      this.msgs?.stop();
+      this.log.error({ err: (err as Error).stack ?? String(err) }, "serve: fatal error; stopping without acknowledging the group in hand");
+      await this.shutdown().catch(() => {});
+      this.rejectDone(err);
+    }
+  }
+
+  /** Feeds the queue from the consumer; restarts consumption after errors and recreations. */
+  private async pump(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const epoch = this.epoch;
+      try {
+        const consumer = await this.js.consumers.get(this.stream, this.consumerName);
+        const msgs = await consumer.consume({ max_messages: this.opts.pullMaxMessages ?? 256 });
+        this.msgs = msgs;
+        if (this.stopping) msgs.stop();
+        void (async () => {
+          for await (const s of msgs.status()) {
+            if (s.type === "consumer_deleted" || s.type === "consumer_not_found") {
+              this.log.warn({ status: s.type }, "consumer: gone");
+              this.requestRecreate(s.type);
+            } else if (s.type === "heartbeats_missed" || s.type === "stream_not_found") {
+              this.log.warn({ status: s.type }, "consumer: status");
+            } else this.log.debug({ status: s.type }, "consumer: status");
+          }
+        })().catch(() => {});
+        this.log.info({ consumer: this.consumerName, epoch }, "consumer: consuming");
+        for await (const m of msgs) {
+          this.queue.push({ msg: m, epoch });
+          this.wake?.();
+        }
+        failures = 0;
+      } catch (err) {
+        if (this.stopping) break;
+        const wait = backoffMs(failures++, this.rng);
+        this.log.warn({ err: (err as Error).message, retryInMs: wait }, "consumer: consume failed; retrying");
+        await sleep(wait);
+      }
+      if (this.recreateRequested && !this.stopping) {
+        // The processing loop has flushed everything before the gap; drop what follows it.
+        this.epoch++;
+        this.queue = [];
+        await this.recreateConsumer(this.recreateReason);
+        this.recreateRequested = false;
+      }
+    }
+  }
+
+  private async processLoop(): Promise<void> {
+    const groupMax = this.opts.groupMaxMessages ?? 512;
+    for (;;) {
+      while (this.queue.length === 0 && !this.stopping) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = null;
+      }
+      if (this.stopping) return;
+      if (this.recreateRequested) {
+        // Waiting for the pump to recreate the consumer; nothing from the old epoch counts.
+        this.queue = [];
+        await sleep(5);
+        continue;
+      }
+      const batch = this.queue.splice(0, groupMax).filter((q) => q.epoch === this.epoch);
+      if (batch.length > 0) await this.processGroup(batch);
+    }
+  }
+
+  private async processGroup(batch: Queued[]): Promise<void> {
+    const t0 = performance.now();
+    const toAck: JsMsg[] = [];
+    const outs: PendingOutput[] = [];
+    let entries = 0;
+    for (const { msg } of batch) {
+      const dseq = msg.info.deliverySequence;
+      if (this.lastDseq > 0 && dseq > this.lastDseq + 1) {
+        this.log.warn({ expected: this.lastDseq + 1, got: dseq, streamSeq: msg.seq }, "consumer: delivery gap; will recreate the consumer at the journal position");
+        this.recreateReason = "missed a delivery (consumer sequence gap)";
+        this.recreateRequested = true;
+        break;
+      }
+      this.lastDseq = dseq;
+      this.metrics.pending.set(msg.info.pending);
+      const sseq = msg.seq;
+      if (sseq <= this.appliedSource) {
+        toAck.push(msg);
+        this.skipped++;
+        this.metrics.messages.inc({ outcome: "skipped" });
+        continue;
+      }
+      const decoded = decodeMessage(msg.data);
+      let k = 0;
+      if (sseq === this.partialSeq) {
+        k = this.partialSkip;
+        this.partialSeq = -1;
+        this.log.info({ sourceSeq: sseq, skip: k }, "recovery: resuming a cut message");
+      }
+      for (; k < decoded.entries.length; k++) {
+        const entry = decoded.entries[k]!;
+        this.applyOne(entry, sseq, decoded.overrideCode, outs);
+        entries++;
+      }
+      this.appliedSource = sseq;
+      toAck.push(msg);
+      this.metrics.messages.inc({ outcome: "applied" });
+    }
+    const t1 = performance.now();
+    this.journal.sync();
+    this.metrics.fsyncSeconds.observe((performance.now() - t1) / 1000);
+    try {
+      await this.publisher.publish(outs);
+    } catch (err) {
+      if (err instanceof PublishAborted) return; // stopping: the restart republishes from the journal
+      throw err;
+    }
+    for (const m of toAck) m.ack();
+    this.applied += entries;
+    this.groups++;
+    this.outputsTotal += outs.length;
+    this.maybeSnapshot();
+    this.metrics.entries.inc(entries);
+    this.metrics.seq.set(this.core.state.seq);
+    this.metrics.sourceSeq.set(this.appliedSource);
+    this.metrics.groupMessages.observe(batch.length);
+    this.metrics.groupSeconds.observe((performance.now() - t0) / 1000);
+    if (this.recreateRequested) this.msgs?.stop();
+    this.log.debug({ seq: this.core.state.seq, sourceSeq: this.appliedSource, messages: batch.length, entries, outputs: outs.length, ms: Math.round(performance.now() - t0) }, "group applied");
+    this.opts.onGroup?.({ seq: this.core.state.seq, sourceSeq: this.appliedSource, messages: toAck.length, entries, outputs: outs.length });
+  }
+
+  private applyOne(entry: LogEntry, sourceSeq: number, overrideCode: string | null, outs: PendingOutput[]): void {
+    const r = this.core.apply(entry);
+    const seq = this.journal.appendInput(entry, r.ts, sourceSeq);
+    if (seq !== r.seq) throw new FatalServeError(`journal seq ${seq} differs from core seq ${r.seq}`);
+    const code = overrideCode ?? sizeRejectionOf(entry);
+    for (let i = 0; i < r.outputs.length; i++) {
+      let out: OutputEvent = r.outputs[i]!;
+      if (out.type === "rejected") {
+        this.metrics.rejected.inc({ code: code ?? out.code });
+        if (code !== null && out.code !== code) out = { ...out, code, message: `${code}: ${out.message}` };
+      }
+      const payload = encodeOutput(out);
+      this.journal.appendDerived(r.seq, r.ts, payload);
+      outs.push({ seq: r.seq, index: i, type: out.type, payload });
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.publisher?.abort();
+    try {
+      this.journal?.close();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "journal: close failed");
+    }
+    if (this.svc !== null) await this.svc.stop().catch(() => {});
+    if (this.httpServer !== null) await new Promise<void>((resolve) => this.httpServer!.close(() => resolve()));
+    if (this.nc !== undefined && !this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    this.log.info(this.status(), "serve: stopped");
+  }
+
+  /** Retries an operation against the server forever with backoff (server restarts, leader moves). */
+  private async retry<T>(what: string, f: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await f();
+      } catch (err) {
+        if (err instanceof FatalServeError) throw err;
+        if (this.stopping) throw err;
+        const wait = backoffMs(attempt, this.rng);
+        this.log.warn({ what, err: (err as Error).message, retryInMs: wait }, "nats: request failed; retrying");
+        await sleep(wait);
+      }
+    }
+  }
+}
+
+const td = new TextDecoder();
+
+function outputTypeOf(payload: Uint8Array): OutputType {
+  const t = (JSON.parse(td.decode(payload)) as { type?: unknown }).type;
+  if (t === "liquidation" || t === "adl" || t === "margin.call" || t === "rejected") return t;
+  throw new FatalServeError(`journal: derived record with unknown output type ${String(t)}`);
+}
