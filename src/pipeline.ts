@@ -15,7 +15,7 @@ import { formatScaled } from "./numbers/decimal.js";
 import { decide, type MarginView } from "./aggregate/decide.js";
 import { evolveAll } from "./aggregate/evolve.js";
 import type { Effect } from "./aggregate/effects.js";
-import { emptyState, INSURANCE, SYSTEM_ACCOUNTS, compareStrings, type State } from "./aggregate/state.js";
+import { emptyState, INSURANCE, SYSTEM_ACCOUNTS, type State } from "./aggregate/state.js";
 import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, ACCT_LIQUIDATABLE, MODE_ISOLATED, POS_CALL_ZONE, POS_LIQUIDATABLE, type MarginEngine } from "./margin/engine.js";
 import { BookSync, emptyTouched, type Touched } from "./margin/sync.js";
 import { createKernelMarginEngine } from "./margin/kernel.js";
