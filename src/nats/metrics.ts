@@ -24,7 +24,7 @@ export class ServeMetrics {
   });
   readonly outputs = new Counter({
     name: "mmc_outputs_published_total",
-    help: "Output events newly stored in the output stream, by type",
+    help: "Output events published and acknowledged by the output stream (republished ones count again), by type",
     labelNames: ["type"] as const,
     registers: [this.registry],
   });

@@ -22,6 +22,9 @@ import { outputSubject, type OutputType } from "./subjects.js";
 export const HDR_SEQ = "Mmc-Seq";
 export const HDR_INDEX = "Mmc-Index";
 export const HDR_TYPE = "Mmc-Type";
+/** JetStream's own headers (what js.publish's msgID / expect.lastMsgID set). */
+export const HDR_MSG_ID = "Nats-Msg-Id";
+export const HDR_EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id";
 
 export interface OutputPosition {
   readonly seq: number;
@@ -55,7 +58,7 @@ export class PublishAborted extends Error {
 }
 
 export interface OutputPublisherOptions {
-  /** Publishes in flight at once. */
+  /** Outputs per chunk: published back to back, the last one awaited (default 1024). */
   readonly window?: number;
   /** Per-publish timeout (ms). */
   readonly timeoutMs?: number;
@@ -73,14 +76,14 @@ export class OutputPublisher {
   private readonly timeoutMs: number;
 
   constructor(
-    private readonly nc: NatsConnection | undefined,
+    private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     readonly stream: string,
     private readonly log: Logger,
     private readonly opts: OutputPublisherOptions = {},
   ) {
-    this.window = opts.window ?? 256;
+    this.window = opts.window ?? 1024;
     this.timeoutMs = opts.timeoutMs ?? 5000;
   }
 
@@ -118,7 +121,13 @@ export class OutputPublisher {
     }
   }
 
-  /** Stores every item (in order) that is not stored yet; retries until done or aborted. */
+  /**
+   * Stores every item (in order) that is not stored yet; retries until done or aborted.
+   * Per chunk of `window` items, all but the last go out without waiting for an answer;
+   * the last is a request. Each message expects its predecessor as the stream's last msg
+   * id, and a connection's messages reach the stream in order, so an ack for the last one
+   * proves the whole chunk is stored, in order: one round trip per chunk.
+   */
   async publish(items: readonly PendingOutput[]): Promise<void> {
     let i = 0;
     // Skip what the stream is known to hold already.
@@ -128,49 +137,54 @@ export class OutputPublisher {
     while (i < items.length) {
       if (this.aborted) throw new PublishAborted();
       const end = Math.min(items.length, i + this.window);
-      const results = await Promise.allSettled(
-        items.slice(i, end).map((it, k) => {
-          const prev = k === 0 ? (chainValid ? this.lastId : null) : outputMsgId(items[i + k - 1]!.seq, items[i + k - 1]!.index);
-          const h: MsgHdrs = headers();
-          h.set(HDR_SEQ, String(it.seq));
-          h.set(HDR_INDEX, String(it.index));
-          h.set(HDR_TYPE, it.type);
-          const p = this.js.publish(outputSubject(it.type), it.payload, {
-            msgID: outputMsgId(it.seq, it.index),
-            headers: h,
-            timeout: this.timeoutMs,
-            ...(prev === null ? {} : { expect: { lastMsgID: prev } }),
-          });
-          return this.nc === undefined ? p : unlessReconnected(this.nc, p);
-        }),
-      );
-      let ok = 0;
-      while (ok < results.length && results[ok]!.status === "fulfilled") ok++;
-      for (let k = 0; k < ok; k++) {
-        const it = items[i + k]!;
-        const r = results[k] as PromiseFulfilledResult<{ duplicate: boolean }>;
-        if (!r.value.duplicate) this.opts.onPublished?.(it.type, 1);
+      let prev = chainValid ? this.lastId : null;
+      let ack: Promise<{ duplicate: boolean }> | null = null;
+      for (let k = i; k < end; k++) {
+        const it = items[k]!;
+        const id = outputMsgId(it.seq, it.index);
+        const h: MsgHdrs = headers();
+        h.set(HDR_SEQ, String(it.seq));
+        h.set(HDR_INDEX, String(it.index));
+        h.set(HDR_TYPE, it.type);
+        if (k < end - 1) {
+          h.set(HDR_MSG_ID, id);
+          if (prev !== null) h.set(HDR_EXPECTED_LAST_MSG_ID, prev);
+          this.nc.publish(outputSubject(it.type), it.payload, { headers: h });
+        } else {
+          ack = unlessReconnected(
+            this.nc,
+            this.js.publish(outputSubject(it.type), it.payload, {
+              msgID: id,
+              headers: h,
+              timeout: this.timeoutMs,
+              ...(prev === null ? {} : { expect: { lastMsgID: prev } }),
+            }),
+          );
+        }
+        prev = id;
       }
-      if (ok > 0) {
-        const lastOk = items[i + ok - 1]!;
-        this.highWater = { seq: lastOk.seq, index: lastOk.index };
-        this.lastId = outputMsgId(lastOk.seq, lastOk.index);
+      try {
+        await ack!;
+        for (let k = i; k < end; k++) this.opts.onPublished?.(items[k]!.type, 1);
+        const last = items[end - 1]!;
+        this.highWater = { seq: last.seq, index: last.index };
+        this.lastId = outputMsgId(last.seq, last.index);
         chainValid = true;
-        i += ok;
-      }
-      if (ok === results.length) {
         failures = 0;
-        continue;
+        i = end;
+      } catch (err) {
+        // Some prefix of the chunk may be stored: find where it ends and go on from there.
+        const wait = backoffMs(failures++, this.rng);
+        this.log.warn(
+          { stream: this.stream, err: (err as Error).message, from: outputMsgId(items[i]!.seq, items[i]!.index), retryInMs: wait },
+          "outputs: publish failed; resyncing with the stream",
+        );
+        await sleep(wait);
+        const hw = await this.readHighWater();
+        if (hw !== null) while (i < items.length && comparePositions(items[i]!, hw) <= 0) i++;
+        // The server may not know its last msg id after a restart: start the chain afresh.
+        chainValid = false;
       }
-      // Something failed: what is stored is a prefix; find where it ends and go on from there.
-      const err = (results[ok] as PromiseRejectedResult).reason as Error;
-      const wait = backoffMs(failures++, this.rng);
-      this.log.warn({ stream: this.stream, err: err.message, at: outputMsgId(items[i]!.seq, items[i]!.index), retryInMs: wait }, "outputs: publish failed; resyncing with the stream");
-      await sleep(wait);
-      const hw = await this.readHighWater();
-      if (hw !== null) while (i < items.length && comparePositions(items[i]!, hw) <= 0) i++;
-      // The server may not know its last msg id after a restart: start the chain afresh.
-      chainValid = false;
     }
   }
 }

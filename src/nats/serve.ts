@@ -449,7 +449,8 @@ export class ServeHandle {
           this.jsm.consumers.update(this.stream, this.consumerName, { ack_wait: want.ack_wait, max_ack_pending: want.max_ack_pending }),
         );
       }
-      this.log.info({ consumer: this.consumerName, delivered: ci!.delivered.stream_seq, resume }, "consumer: resuming from its state");
+      this.lastDseq = ci!.delivered.consumer_seq;
+      this.log.info({ consumer: this.consumerName, delivered: ci!.delivered.stream_seq, deliverySeq: this.lastDseq, resume }, "consumer: resuming from its state");
       return;
     }
     await this.recreateConsumer(reason);
@@ -564,9 +565,13 @@ export class ServeHandle {
     let entries = 0;
     for (const { msg } of batch) {
       const dseq = msg.info.deliverySequence;
-      if (this.lastDseq > 0 && dseq > this.lastDseq + 1) {
-        this.log.warn({ expected: this.lastDseq + 1, got: dseq, streamSeq: msg.seq }, "consumer: delivery gap; will recreate the consumer at the journal position");
-        this.recreateReason = "missed a delivery (consumer sequence gap)";
+      // Every delivery of this consumer must reach us, in order: a fresh consumer starts at
+      // 1, a resumed one right after its last delivery. Anything else — a delivery that went
+      // to a stale pull request, a lost one, a server that restarted with older state —
+      // means a message may come back later out of order: start over from the journal.
+      if (dseq !== this.lastDseq + 1) {
+        this.log.warn({ expected: this.lastDseq + 1, got: dseq, streamSeq: msg.seq }, "consumer: delivery sequence broken; will recreate the consumer at the journal position");
+        this.recreateReason = `delivery sequence ${dseq} after ${this.lastDseq}`;
         this.recreateRequested = true;
         break;
       }

@@ -3,7 +3,7 @@
 // states it must refuse (journal ahead of the stream, outputs ahead of the journal).
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { join } from "node:path";
-import { copyFileSync, rmSync } from "node:fs";
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -110,6 +110,28 @@ describe("serve recovery", () => {
     expect(stolen).toBe(true);
     await expectComplete(nc, serve, ref, journal);
     expect(serve.status().consumerRecreated).toBeGreaterThanOrEqual(2); // created at start, recreated after the gap
+  });
+
+  test("a resumed consumer whose next delivery goes to a stale pull request: detected, nothing lost", async () => {
+    const journal = join(dir, "stale.journal");
+    const half = join(dir, "half.ndjson");
+    const all = readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+    writeFileSync(half, all.slice(0, 2000).join("\n") + "\n");
+    writeFileSync(join(dir, "rest.ndjson"), all.slice(2000).join("\n") + "\n");
+    serve = await ServeHandle.start({ url: server.url, journal, log });
+    await publishLog(nc, half, { batch: 100, log });
+    await waitFor("first half applied", () => serve!.core.state.seq >= 2000);
+    await serve.stop();
+    // A pull request left waiting on the durable consumer (e.g. by a client that died).
+    const c = await jetstream(nc).consumers.get("MMC_IN", "mmc-serve");
+    const stale = c.next({ expires: 30_000 });
+    await sleep(100);
+    serve = await ServeHandle.start({ url: server.url, journal, log });
+    expect(serve.status().consumerRecreated).toBe(0); // its state agreed with the journal: resumed
+    await publishLog(nc, join(dir, "rest.ndjson"), { batch: 100, log });
+    expect(await stale).not.toBeNull();
+    await expectComplete(nc, serve, ref, journal);
+    expect(serve.status().consumerRecreated).toBe(1);
   });
 
   test("the consumer deleted under a running serve is recreated at the journal's position", async () => {
