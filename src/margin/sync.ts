@@ -192,6 +192,8 @@ export class BookSync {
   accounts: Int32Array = new Int32Array(1024);
   accountCount = 0;
   private stamp: Int32Array = new Int32Array(1024);
+  /** Accounts of the collection without positions (the kernel's list does not reach them). */
+  private readonly emptyAccounts: number[] = [];
   private epoch = 0;
   private readonly instCache = new Map<number, InstrumentLists>();
 
@@ -277,6 +279,7 @@ export class BookSync {
     if (this.stamp[a] === this.epoch) return;
     this.stamp[a] = this.epoch;
     const acct = this.state.accountsBySlot[a]!;
+    if (acct.positions.size === 0) this.emptyAccounts.push(a);
     this.ensureCollectionRoom(this.listCount + acct.positions.size, this.accountCount + 1);
     this.accounts[this.accountCount++] = a;
     for (const pos of acct.positions.values()) this.list[this.listCount++] = pos.slot;
@@ -289,6 +292,7 @@ export class BookSync {
     this.epoch++;
     this.listCount = 0;
     this.accountCount = 0;
+    this.emptyAccounts.length = 0;
     if (touched.allBases) {
       for (const acct of s.accountsBySlot) this.addAccount(acct.slot);
       return;
@@ -305,7 +309,10 @@ export class BookSync {
         this.listCount = c.positionCount;
         this.accounts.set(c.accounts.subarray(0, c.accountCount), 0);
         this.accountCount = c.accountCount;
-        for (let j = 0; j < c.accountCount; j++) this.stamp[c.accounts[j]!] = this.epoch;
+        // Stamps only matter if another source may add the same accounts (a mark adds none).
+        if (touched.accounts.size > 0 || touched.instruments.size > 1) {
+          for (let j = 0; j < c.accountCount; j++) this.stamp[c.accounts[j]!] = this.epoch;
+        }
       } else {
         for (const pos of s.instrumentsBySlot[i]!.positions) this.addAccount(s.accounts.get(pos.account)!.slot);
       }
@@ -319,6 +326,7 @@ export class BookSync {
     this.epoch++;
     this.listCount = 0;
     this.accountCount = 0;
+    this.emptyAccounts.length = 0;
     for (const a of accountSlots) this.addAccount(a);
   }
 
@@ -328,14 +336,11 @@ export class BookSync {
    */
   computeCollected(): number {
     const b = this.margin.book;
-    for (let j = 0; j < this.accountCount; j++) {
-      const a = this.accounts[j]!;
-      if (this.state.accountsBySlot[a]!.positions.size === 0) {
-        b.acct_equity_minor[a] = b.acct_base_minor[a]!;
-        b.acct_mm_minor[a] = 0n;
-        b.acct_im_minor[a] = 0n;
-        b.acct_status[a] = 0;
-      }
+    for (const a of this.emptyAccounts) {
+      b.acct_equity_minor[a] = b.acct_base_minor[a]!;
+      b.acct_mm_minor[a] = 0n;
+      b.acct_im_minor[a] = 0n;
+      b.acct_status[a] = 0;
     }
     const n = this.listCount === 0 ? 0 : this.margin.computeList(this.list, this.listCount);
     const bb = this.margin.book;
