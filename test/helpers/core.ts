@@ -6,7 +6,6 @@ import type { LogEntry } from "../../src/events/types.js";
 import type { ApplyResult } from "../../src/pipeline.js";
 import { createReferenceMarginEngine } from "../../src/margin/reference.js";
 import { createKernelMarginEngine } from "../../src/margin/kernel.js";
-import { abs } from "../../src/numbers/int.js";
 import { stateHash } from "../../src/aggregate/snapshot.js";
 import type { MarginEngine } from "../../src/margin/engine.js";
 
@@ -109,30 +108,4 @@ export function trade(buyer: string, seller: string, price: string, qty: string,
 }
 export function mark(price: string, symbol = "BTC-PERP"): Wire {
   return { type: "mark", symbol, price };
-}
-
-/** Σ over accounts of (B + isolated m) + Σ U — SPEC §7 conservation, in settlement minor units. */
-export function settlementTotal(core: Core): bigint {
-  const s = core.state;
-  let total = 0n;
-  for (const acct of s.accounts.values()) {
-    total += acct.balances.get(s.settlementAsset ?? "") ?? 0n;
-    for (const p of acct.positions.values()) {
-      const inst = s.instruments.get(p.symbol)!;
-      total += p.isolatedMarginMinor + inst.kMinor * (p.qtyLots * inst.markTicks - p.costLotTicks);
-    }
-  }
-  return total;
-}
-
-export function openInterest(core: Core, symbol: string): bigint {
-  let sum = 0n;
-  for (const p of core.state.instruments.get(symbol)?.positions ?? []) sum += p.qtyLots;
-  return sum;
-}
-
-export function grossOpenInterest(core: Core, symbol: string): bigint {
-  let sum = 0n;
-  for (const p of core.state.instruments.get(symbol)?.positions ?? []) sum += abs(p.qtyLots);
-  return sum;
 }
