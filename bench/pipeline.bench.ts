@@ -28,7 +28,7 @@ import { connectForever } from "../src/nats/connect.js";
 import { LocalNatsServer } from "../src/nats/local-server.js";
 import { silentLogger } from "../src/nats/log.js";
 import { ServeHandle } from "../src/nats/serve.js";
-import type { Core } from "../src/pipeline.js";
+import { Core } from "../src/pipeline.js";
 import { BATCH_SUBJECT } from "../src/nats/subjects.js";
 
 export interface PipelineBenchOptions {
@@ -70,6 +70,8 @@ export interface PipelineBenchResult {
   latency_ns_p99: number;
   latency_ns_max: number;
   latency_load_events_per_s: number;
+  /** The same entries applied to a Core in-process, no NATS, no journal (real core only). */
+  core_only_events_per_s: number | null;
   server_version: string;
 }
 
@@ -187,6 +189,13 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     const seconds = Number(t1 - t0) / 1e9;
     const outputs = serve.status().outputs;
     await serve.stop();
+    let coreOnly: number | null = null;
+    if (opts.core !== "stub") {
+      const core = new Core({ keepHistory: false });
+      const c0 = process.hrtime.bigint();
+      for (const e of entries) core.apply(e);
+      coreOnly = Math.round(entries.length / (Number(process.hrtime.bigint() - c0) / 1e9));
+    }
 
     // ---- latency (fresh streams and journal)
     let lat: bigint[] = [];
@@ -263,6 +272,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
       latency_ns_p99: percentile(lat, 0.99),
       latency_ns_max: lat.length === 0 ? 0 : Number(lat[lat.length - 1]!),
       latency_load_events_per_s: loadRate,
+      core_only_events_per_s: coreOnly,
       server_version: nc.info?.version ?? "?",
     };
   } finally {
