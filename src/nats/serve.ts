@@ -70,8 +70,13 @@ export interface ServeOptions {
   readonly query?: boolean;
   /** Messages per pull request (the client's buffer). */
   readonly pullMaxMessages?: number;
-  /** At most this many messages per group (one fsync each). */
+  /** At most this many messages per group (one fsync each; default 512). */
   readonly groupMaxMessages?: number;
+  /**
+   * A group closes once it has applied this many entries (default 10,000; a message is
+   * never split), which bounds the time from delivery to ack well under ack_wait.
+   */
+  readonly groupMaxEntries?: number;
   readonly log?: Logger;
   /** Called after each group is flushed and acked. */
   readonly onGroup?: (g: GroupInfo) => void;
@@ -180,6 +185,7 @@ export class ServeHandle {
   private msgs: ConsumerMessages | null = null;
   private recreateRequested = false;
   private recreateReason = "";
+  private fatal: Error | null = null;
   private stopping = false;
   private applied = 0;
   private skipped = 0;
@@ -460,6 +466,13 @@ export class ServeHandle {
     const start = this.partialSeq > 0 ? this.partialSeq : this.appliedSource + 1;
     this.log.warn({ consumer: this.consumerName, startSeq: start, reason }, "consumer: (re)creating at the journal's position");
     await this.retry("consumer recreate", async () => {
+      const si = await this.jsm.streams.info(this.stream);
+      if (si.state.last_seq < this.appliedSource) {
+        throw new FatalServeError(
+          `stream ${this.stream} ends at seq ${si.state.last_seq} but the journal has applied seq ${this.appliedSource}: ` +
+            "the stream was recreated or lost acknowledged messages; new messages would reuse applied sequence numbers.",
+        );
+      }
       const ci = await consumerInfoOrNull(this.jsm, this.stream, this.consumerName);
       if (ci !== null) await this.jsm.consumers.delete(this.stream, this.consumerName);
       await this.jsm.consumers.add(this.stream, serveConsumerConfig(this.consumerName, start, this.settings));
@@ -507,10 +520,10 @@ export class ServeHandle {
         if (this.stopping) msgs.stop();
         void (async () => {
           for await (const s of msgs.status()) {
-            if (s.type === "consumer_deleted" || s.type === "consumer_not_found") {
+            if (s.type === "consumer_deleted" || s.type === "consumer_not_found" || s.type === "stream_not_found") {
               this.log.warn({ status: s.type }, "consumer: gone");
               this.requestRecreate(s.type);
-            } else if (s.type === "heartbeats_missed" || s.type === "stream_not_found") {
+            } else if (s.type === "heartbeats_missed") {
               this.log.warn({ status: s.type }, "consumer: status");
             } else this.log.debug({ status: s.type }, "consumer: status");
           }
@@ -531,7 +544,16 @@ export class ServeHandle {
         // The processing loop has flushed everything before the gap; drop what follows it.
         this.epoch++;
         this.queue = [];
-        await this.recreateConsumer(this.recreateReason);
+        try {
+          await this.recreateConsumer(this.recreateReason);
+        } catch (err) {
+          if (!this.stopping) {
+            this.fatal = err as Error;
+            this.stopping = true;
+            this.wake?.();
+          }
+          break;
+        }
         this.recreateRequested = false;
       }
     }
@@ -546,7 +568,10 @@ export class ServeHandle {
         });
         this.wake = null;
       }
-      if (this.stopping) return;
+      if (this.stopping) {
+        if (this.fatal !== null) throw this.fatal;
+        return;
+      }
       if (this.recreateRequested) {
         // Waiting for the pump to recreate the consumer; nothing from the old epoch counts.
         this.queue = [];
@@ -563,7 +588,14 @@ export class ServeHandle {
     const toAck: JsMsg[] = [];
     const outs: PendingOutput[] = [];
     let entries = 0;
-    for (const { msg } of batch) {
+    const maxEntries = this.opts.groupMaxEntries ?? 10_000;
+    for (let b = 0; b < batch.length; b++) {
+      if (entries >= maxEntries) {
+        // Full: the rest goes back to the front of the queue for the next group.
+        this.queue.unshift(...batch.slice(b));
+        break;
+      }
+      const { msg } = batch[b]!;
       const dseq = msg.info.deliverySequence;
       // Every delivery of this consumer must reach us, in order: a fresh consumer starts at
       // 1, a resumed one right after its last delivery. Anything else — a delivery that went
@@ -617,10 +649,10 @@ export class ServeHandle {
     this.metrics.entries.inc(entries);
     this.metrics.seq.set(this.core.state.seq);
     this.metrics.sourceSeq.set(this.appliedSource);
-    this.metrics.groupMessages.observe(batch.length);
+    this.metrics.groupMessages.observe(toAck.length);
     this.metrics.groupSeconds.observe((performance.now() - t0) / 1000);
     if (this.recreateRequested) this.msgs?.stop();
-    this.log.debug({ seq: this.core.state.seq, sourceSeq: this.appliedSource, messages: batch.length, entries, outputs: outs.length, ms: Math.round(performance.now() - t0) }, "group applied");
+    this.log.debug({ seq: this.core.state.seq, sourceSeq: this.appliedSource, messages: toAck.length, entries, outputs: outs.length, ms: Math.round(performance.now() - t0) }, "group applied");
     this.opts.onGroup?.({ seq: this.core.state.seq, sourceSeq: this.appliedSource, messages: toAck.length, entries, outputs: outs.length });
   }
 

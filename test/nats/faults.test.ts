@@ -131,14 +131,21 @@ describe("kill -9 of mmc serve mid-stream", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  let exited: string | null = null;
+
   function startServe(journal: string, logFile: string): ChildProcess {
     const fd = openSync(logFile, "a");
     const p = spawn(process.execPath, [entry, "--nats", server.url, "--journal", journal, "--snapshot-every", "2500", "--log-level", "info"], { stdio: ["ignore", fd, fd] });
     closeSync(fd);
+    exited = null;
+    p.once("exit", (code, signal) => {
+      if (signal !== "SIGKILL" && signal !== "SIGTERM") exited = `serve exited on its own (code ${code}):\n${readFileSync(logFile, "utf8").slice(-3000)}`;
+    });
     return p;
   }
 
   async function status(): Promise<{ seq: number; stateHash: string; outputsStored: { seq: number } | null } | null> {
+    if (exited !== null) throw new Error(exited);
     try {
       return (await queryStatus(nc, 1000)) as { seq: number; stateHash: string; outputsStored: { seq: number } | null };
     } catch {

@@ -116,13 +116,17 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 }
 
 /**
- * Builds dist/ once per test run (the kill -9 tests run `mmc serve` as a child process).
- * A lock directory keeps parallel workers from compiling at the same time.
+ * Compiles the project once per test run into a private directory (the kill -9 tests run
+ * `mmc serve` as a child process), so a concurrent `npm run build` writing dist/ cannot
+ * hand the child half-written files. The kernel's WASM is still build/kernel.wasm (it is
+ * found from the package root). A lock directory keeps parallel workers from compiling at
+ * the same time.
  */
 export async function ensureBuilt(): Promise<string> {
-  const entry = join(REPO, "dist/src/nats/serve-main.js");
-  const lock = join(REPO, "dist/.nats-test-build.lock");
-  mkdirSync(join(REPO, "dist"), { recursive: true });
+  const out = join(REPO, "node_modules/.cache/mmc-nats-test");
+  const entry = join(out, "src/nats/serve-main.js");
+  const lock = `${out}.lock`;
+  mkdirSync(dirname(out), { recursive: true });
   for (const deadline = performance.now() + 120_000; ; ) {
     try {
       mkdirSync(lock);
@@ -133,16 +137,17 @@ export async function ensureBuilt(): Promise<string> {
     }
   }
   try {
-    const stamp = join(REPO, "dist/.nats-test-build.stamp");
+    const stamp = join(out, ".stamp");
     let fresh = false;
     try {
+      // Built by this test run (or within a minute before it started).
       fresh = performance.timeOrigin - statSync(stamp).mtimeMs < 60_000;
     } catch {
       fresh = false;
     }
     if (!fresh) {
       try {
-        execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: REPO, stdio: "pipe", timeout: 120_000 });
+        execFileSync("npx", ["tsc", "-p", "tsconfig.build.json", "--outDir", out], { cwd: REPO, stdio: "pipe", timeout: 120_000 });
       } catch (err) {
         // tsc emits even with type errors elsewhere in the tree; only a missing entry is fatal.
         void err;

@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stateHash } from "../../src/aggregate/snapshot.js";
-import { JournalWriter, readJournal } from "../../src/journal/index.js";
+import { importNdjson, JournalWriter, readJournal } from "../../src/journal/index.js";
 import { Core } from "../../src/pipeline.js";
 import { readLog } from "../../src/replay.js";
 import { connectForever } from "../../src/nats/connect.js";
@@ -16,6 +16,7 @@ import { silentLogger } from "../../src/nats/log.js";
 import { pino } from "pino";
 import { publishLog } from "../../src/nats/publish.js";
 import { FatalServeError, ServeHandle } from "../../src/nats/serve.js";
+import { DEFAULT_SETTINGS, ensureStream, inputStreamConfig } from "../../src/nats/settings.js";
 import type { LocalNatsServer } from "../../src/nats/local-server.js";
 import { readStream, reference, startServer, tempDir, waitFor, writeMarket, type Reference } from "./harness.js";
 
@@ -179,6 +180,28 @@ describe("serve recovery", () => {
     serve = await ServeHandle.start({ url: server.url, journal: other, log, snapshotEvery: 1000 });
     expect(serve.status().snapshotSeq).toBe(0);
     expect(stateHash(serve.core.state)).toBe(ref.hash);
+  });
+
+  test("the input stream recreated empty under a running serve: stops with an error instead of reusing sequence numbers", async () => {
+    const journal = join(dir, "regress.journal");
+    serve = await ServeHandle.start({ url: server.url, journal, log });
+    await publishLog(nc, file, { batch: 500, log });
+    await waitFor("applied", () => serve!.core.state.seq >= ref.seq);
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete("MMC_IN");
+    await ensureStream(jsm, inputStreamConfig("MMC_IN", DEFAULT_SETTINGS), log);
+    await expect(serve.done).rejects.toBeInstanceOf(FatalServeError);
+    serve = undefined;
+  });
+
+  test("mmc publish of a journal (not NDJSON) feeds the same log", async () => {
+    const source = join(dir, "source.journal");
+    await importNdjson(file, source);
+    const journal = join(dir, "from-journal.journal");
+    serve = await ServeHandle.start({ url: server.url, journal, log });
+    const pub = await publishLog(nc, source, { batch: 333, log });
+    expect(pub.entries).toBe(ref.seq);
+    await expectComplete(nc, serve, ref, journal);
   });
 
   test("refuses to start when the journal is ahead of the stream, or the outputs ahead of the journal", async () => {
