@@ -4,13 +4,14 @@
 // Entry layout (all multi-byte integers are LEB128 varints, unsigned unless noted):
 //   [u8 version = 1][u8 tag]
 //   tag 0 (RAW):   [string raw]
-//   tag 1..11:     [u8 tsFlag (0 absent, 1 present)][varint ts if present][fields…]
+//   tag 1..14:     [u8 tsFlag (0 absent, 1 present)][varint ts if present][fields…]
 // Fields follow one per-type table (FIELDS below) that both directions walk, so the
 // encoder and the decoder cannot drift:
 //   string  varint byte length + WTF-8 bytes (UTF-8, except that a lone surrogate, which
 //           JSON and zod accept in an `id`, is kept as its 3-byte form so it round-trips)
 //   decimal zigzag varint mantissa (BigInt, at most DECIMAL_MANTISSA_MAX_VARINT_BYTES)
 //           + u8 scale
+//   decimal? u8 presence (0 absent, 1 present) + decimal if present (order price / qty)
 //   uint    varint (range-checked per field)
 //   bool    u8 0/1;  enum  u8 index into the field's value list
 //   tiers   varint count, then per tier: decimal maxNotional, decimal mmr, uint maxLeverage
@@ -22,7 +23,9 @@
 //
 // Batch layout: ["MMCB"][u8 version = 1][varint count]([varint len][entry])*count.
 import { DECIMAL_MAX_CHARS, type Decimal } from "../numbers/decimal.js";
-import { ACCOUNT_RE, ASSET_DECIMALS_MAX, ASSET_RE, ID_MAX_CHARS, SYMBOL_RE, TIERS_MAX } from "./schema.js";
+import {
+  ACCOUNT_RE, ASSET_DECIMALS_MAX, ASSET_RE, ID_MAX_CHARS, ORDER_SIDES, ORDER_STPS, ORDER_TIFS, ORDER_TYPES, SYMBOL_RE, TIERS_MAX,
+} from "./schema.js";
 import type { InputEvent, InputEventType, LogEntry, TierDef } from "./types.js";
 
 export const CODEC_VERSION = 1;
@@ -55,6 +58,9 @@ export const EVENT_TAGS: Readonly<Record<InputEventType, number>> = {
   mark: 9,
   "collateral.price": 10,
   funding: 11,
+  "order.new": 12,
+  "order.cancel": 13,
+  "order.replace": 14,
 };
 
 export type CodecErrorReason =
@@ -98,6 +104,8 @@ type Field<N extends string = string> =
       readonly what: string;
     }
   | { readonly name: N; readonly kind: "decimal" }
+  /** An optional decimal: absent ⇔ the key is missing from the event object. */
+  | { readonly name: N; readonly kind: "optDecimal" }
   | { readonly name: N; readonly kind: "uint"; readonly min: number; readonly max: number }
   | { readonly name: N; readonly kind: "bool" }
   | { readonly name: N; readonly kind: "enum"; readonly values: readonly string[] }
@@ -120,7 +128,9 @@ const symbol = <N extends string>(name: N): Field<N> => str(name, isSymbol, 2, "
 const asset = <N extends string>(name: N): Field<N> => str(name, isAsset, 4, "an asset name");
 const id = <N extends string>(name: N): Field<N> => str(name, isId, 8, `an id of 1..${ID_MAX_CHARS} characters`);
 const dec = <N extends string>(name: N): Field<N> => ({ name, kind: "decimal" });
+const optDec = <N extends string>(name: N): Field<N> => ({ name, kind: "optDecimal" });
 const posInt = <N extends string>(name: N): Field<N> => ({ name, kind: "uint", min: 1, max: CODEC_POS_INT_MAX });
+const oneOf = <N extends string>(name: N, values: readonly string[]): Field<N> => ({ name, kind: "enum", values });
 
 /**
  * Per-type field order. Must list every field of the type in the order of the zod schema
@@ -160,6 +170,20 @@ const FIELDS: { readonly [T in InputEventType]: readonly Field<FieldName<T>>[] }
   mark: [symbol("symbol"), dec("price")],
   "collateral.price": [asset("asset"), dec("price")],
   funding: [symbol("symbol"), dec("rate")],
+  "order.new": [
+    symbol("symbol"),
+    id("id"),
+    account("account"),
+    oneOf("side", ORDER_SIDES),
+    oneOf("orderType", ORDER_TYPES),
+    optDec("price"),
+    dec("qty"),
+    oneOf("tif", ORDER_TIFS),
+    { name: "reduceOnly", kind: "bool" },
+    oneOf("stp", ORDER_STPS),
+  ],
+  "order.cancel": [symbol("symbol"), id("id"), account("account")],
+  "order.replace": [symbol("symbol"), id("id"), account("account"), optDec("price"), optDec("qty")],
 };
 
 const TYPE_BY_TAG: (InputEventType | undefined)[] = [];
@@ -360,6 +384,14 @@ function encodeField(enc: Encoder, f: Field, v: unknown): void {
     case "decimal":
       encodeDecimal(enc, v, f.name);
       return;
+    case "optDecimal":
+      if (v === undefined) {
+        enc.byte(0);
+      } else {
+        enc.byte(1);
+        encodeDecimal(enc, v, f.name);
+      }
+      return;
     case "uint":
       if (typeof v !== "number" || !Number.isInteger(v) || v < f.min || v > f.max) {
         throw fieldError(f.name, `expected an integer in [${f.min}, ${f.max}]`);
@@ -411,7 +443,8 @@ function encodeInto(enc: Encoder, entry: LogEntry): void {
   const tag = typeof type === "string" && Object.hasOwn(EVENT_TAGS, type) ? EVENT_TAGS[type] : undefined;
   if (tag === undefined) throw fieldError("type", `unknown event type ${JSON.stringify(type)}`);
   const fields = FIELDS[type] as readonly Field[];
-  let keys = 1 + fields.length;
+  let keys = 1;
+  for (const f of fields) if (f.kind !== "optDecimal" || f.name in e) keys++;
   enc.byte(tag);
   const ts = e.ts;
   if ("ts" in e) keys++;
@@ -676,6 +709,12 @@ function decodeField(d: Decoder, f: Field): unknown {
       return d.fieldString(f);
     case "decimal":
       return d.decimal(f.name);
+    case "optDecimal": {
+      const flag = d.byte();
+      if (flag === 0) return undefined;
+      if (flag !== 1) d.fail("field", "bad presence flag", f.name);
+      return d.decimal(f.name);
+    }
     case "uint":
       return decodeUint(d, f.min, f.max, f.name);
     case "bool": {
@@ -725,7 +764,10 @@ function decodeOne(d: Decoder): LogEntry {
   const tsFlag = d.byte();
   if (tsFlag === 1) e.ts = d.uint(Number.MAX_SAFE_INTEGER, "ts");
   else if (tsFlag !== 0) d.fail("field", "bad ts presence flag", "ts");
-  for (const f of FIELDS[type] as readonly Field[]) e[f.name] = decodeField(d, f);
+  for (const f of FIELDS[type] as readonly Field[]) {
+    const v = decodeField(d, f);
+    if (v !== undefined) e[f.name] = v; // an absent optional field has no key (as after validateEvent)
+  }
   return { kind: "event", event: e as unknown as InputEvent };
 }
 

@@ -28,6 +28,33 @@ const id = z.string().min(1, "must not be empty").max(ID_MAX_CHARS, `at most ${I
 const ts = z.number().int("expected an integer (ms since epoch)").nonnegative().max(Number.MAX_SAFE_INTEGER).optional();
 const posInt = z.number().int("expected an integer").positive("must be positive").max(1_000_000);
 
+export const ORDER_SIDES = ["buy", "sell"] as const;
+export const ORDER_TYPES = ["limit", "market"] as const;
+export const ORDER_TIFS = ["GTC", "IOC", "FOK", "POST_ONLY"] as const;
+export const ORDER_STPS = ["cancel-taker", "cancel-maker", "cancel-both"] as const;
+
+/**
+ * Order events (docs/matching.md). One schema for the pipeline and `mmc match`: defaults are
+ * filled in schema order, so an order's canonical JSON and binary form do not depend on
+ * whether the defaults were written out.
+ */
+export const orderSchemas = {
+  "order.new": z.strictObject({
+    type: z.literal("order.new"), ts, symbol, id, account,
+    side: z.enum(ORDER_SIDES, { error: 'expected "buy" or "sell"' }),
+    orderType: z.enum(ORDER_TYPES, { error: 'expected "limit" or "market"' }).default("limit"),
+    price: decimal.optional(),
+    qty: decimal,
+    tif: z.enum(ORDER_TIFS, { error: 'expected "GTC", "IOC", "FOK" or "POST_ONLY"' }).default("GTC"),
+    reduceOnly: z.boolean({ error: "expected a boolean" }).default(false),
+    stp: z.enum(ORDER_STPS, { error: 'expected "cancel-taker", "cancel-maker" or "cancel-both"' }).default("cancel-taker"),
+  }),
+  "order.cancel": z.strictObject({ type: z.literal("order.cancel"), ts, symbol, id, account }),
+  "order.replace": z.strictObject({
+    type: z.literal("order.replace"), ts, symbol, id, account, price: decimal.optional(), qty: decimal.optional(),
+  }),
+} as const;
+
 const tier = z.strictObject({ maxNotional: decimal, mmr: decimal, maxLeverage: posInt });
 
 const schemas = {
@@ -56,7 +83,11 @@ const schemas = {
   mark: z.strictObject({ type: z.literal("mark"), ts, symbol, price: decimal }),
   "collateral.price": z.strictObject({ type: z.literal("collateral.price"), ts, asset, price: decimal }),
   funding: z.strictObject({ type: z.literal("funding"), ts, symbol, rate: decimal }),
+  ...orderSchemas,
 } as const;
+
+/** Optional fields that are dropped when absent (never kept as `undefined`). */
+const OPTIONAL_FIELDS = ["ts", "price", "qty"] as const;
 
 export type ValidationResult = { ok: true; event: InputEvent } | { ok: false; rejection: Rejection };
 
@@ -89,7 +120,7 @@ export function validateEvent(value: unknown): ValidationResult {
     return { ok: false, rejection: reject("E_SCHEMA", path || "event", message) };
   }
   const e = parsed.data as Record<string, unknown>;
-  if (e.ts === undefined) delete e.ts;
+  for (const k of OPTIONAL_FIELDS) if (k in e && e[k] === undefined) delete e[k];
   if (type === "asset") {
     // Defaults go in schema order whether or not the fields were given, so the key order
     // (and thus canonical JSON / the binary codec's round trip) is the same either way.

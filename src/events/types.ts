@@ -103,6 +103,55 @@ export interface FundingEvent extends EventBase {
   readonly rate: Decimal;
 }
 
+// ---- order flow (docs/matching.md "Pipeline integration"). Prices and quantities are
+// decimals on the instrument's grid, converted to ticks/lots by `decide`. Order ids are
+// scoped to (account, symbol) and deduplicated by the book (E_DUPLICATE), not by the SPEC
+// `type:id` idempotency set.
+
+export type OrderSide = "buy" | "sell";
+export type OrderKind = "limit" | "market";
+export type OrderTimeInForce = "GTC" | "IOC" | "FOK" | "POST_ONLY";
+export type OrderStp = "cancel-taker" | "cancel-maker" | "cancel-both";
+
+export interface OrderNewEvent extends EventBase {
+  readonly type: "order.new";
+  readonly symbol: string;
+  readonly id: string;
+  readonly account: string;
+  readonly side: OrderSide;
+  /** Default "limit". */
+  readonly orderType: OrderKind;
+  /** Required for limit orders, absent for market orders (checked by the book: E_SCHEMA). */
+  readonly price?: Decimal;
+  readonly qty: Decimal;
+  /** Default "GTC". */
+  readonly tif: OrderTimeInForce;
+  /** Default false. */
+  readonly reduceOnly: boolean;
+  /** Default "cancel-taker". */
+  readonly stp: OrderStp;
+}
+
+export interface OrderCancelEvent extends EventBase {
+  readonly type: "order.cancel";
+  readonly symbol: string;
+  readonly id: string;
+  readonly account: string;
+}
+
+export interface OrderReplaceEvent extends EventBase {
+  readonly type: "order.replace";
+  readonly symbol: string;
+  readonly id: string;
+  readonly account: string;
+  /** New limit price; absent keeps it. */
+  readonly price?: Decimal;
+  /** New remaining quantity; absent keeps it. */
+  readonly qty?: Decimal;
+}
+
+export type OrderEvent = OrderNewEvent | OrderCancelEvent | OrderReplaceEvent;
+
 export type InputEvent =
   | AssetEvent
   | InstrumentEvent
@@ -114,7 +163,10 @@ export type InputEvent =
   | TradeEvent
   | MarkEvent
   | CollateralPriceEvent
-  | FundingEvent;
+  | FundingEvent
+  | OrderNewEvent
+  | OrderCancelEvent
+  | OrderReplaceEvent;
 
 export type InputEventType = InputEvent["type"];
 
@@ -130,7 +182,14 @@ export const INPUT_EVENT_TYPES: readonly InputEventType[] = [
   "mark",
   "collateral.price",
   "funding",
+  "order.new",
+  "order.cancel",
+  "order.replace",
 ];
+
+export function isOrderEvent(e: InputEvent): e is OrderEvent {
+  return e.type === "order.new" || e.type === "order.cancel" || e.type === "order.replace";
+}
 
 /**
  * What the log holds at one seq: a well-formed event, or the raw input that failed

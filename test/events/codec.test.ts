@@ -135,6 +135,27 @@ describe("entry round trip", () => {
     expect(hex(encodeEntry(ev({ type: "margin.mode", account: "a", symbol: "B", mode: "isolated" })))).toBe("0106" + "00" + "0161" + "0142" + "01");
   });
 
+  test("order events: defaults filled, optional price/qty as a presence byte (golden bytes)", () => {
+    const limit = ev({ type: "order.new", symbol: "B", id: "o", account: "a", side: "sell", price: "1.5", qty: "2" });
+    // tag 12, no ts, symbol, id, account, side=1, orderType=0, price present 15e-1, qty 2, tif=0, reduceOnly=0, stp=0
+    expect(hex(encodeEntry(limit))).toBe("010c" + "00" + "0142" + "016f" + "0161" + "01" + "00" + "01" + "1e01" + "0400" + "00" + "00" + "00");
+    const mkt = ev({ type: "order.new", symbol: "B", id: "o", account: "a", side: "buy", orderType: "market", qty: "2", tif: "IOC", reduceOnly: true, stp: "cancel-both" });
+    expect(hex(encodeEntry(mkt))).toBe("010c" + "00" + "0142" + "016f" + "0161" + "00" + "01" + "00" + "0400" + "01" + "01" + "02");
+    expect(decodeEntry(encodeEntry(mkt))).toStrictEqual(mkt);
+    expect("price" in (decodeEntry(encodeEntry(mkt)) as { event: object }).event).toBe(false);
+    // Writing the defaults out gives the same event and the same bytes.
+    const explicit = ev({ type: "order.new", symbol: "B", id: "o", account: "a", side: "sell", orderType: "limit", price: "1.5", qty: "2", tif: "GTC", reduceOnly: false, stp: "cancel-taker" });
+    expect(explicit).toStrictEqual(limit);
+    expect(hex(encodeEntry(ev({ type: "order.cancel", symbol: "B", id: "o", account: "a" })))).toBe("010d" + "00" + "0142" + "016f" + "0161");
+    const rep = ev({ type: "order.replace", symbol: "B", id: "o", account: "a", qty: "3" });
+    expect(hex(encodeEntry(rep))).toBe("010e" + "00" + "0142" + "016f" + "0161" + "00" + "01" + "0600");
+    expect(decodeEntry(encodeEntry(rep))).toStrictEqual(rep);
+    // A presence byte other than 0/1 is refused.
+    const bad = Uint8Array.from(encodeEntry(rep));
+    bad[9] = 2; // the price presence byte
+    expect(codecError(() => decodeEntry(bad)).field).toBe("price");
+  });
+
   test("encodeEntryInto writes at an offset and reports a too-small target with -1", () => {
     const e = ev({ type: "funding", symbol: "BTC-PERP", rate: "0.0001" });
     const ref = encodeEntry(e);
@@ -152,7 +173,7 @@ describe("malformed bytes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), fc.boolean(), (bytes, prefix) => {
         // Half the time start with a plausible version + tag so decoding gets further.
-        const input = prefix && bytes.length >= 2 ? Uint8Array.from([1, (bytes[1] ?? 0) % 12, ...bytes.subarray(2)]) : bytes;
+        const input = prefix && bytes.length >= 2 ? Uint8Array.from([1, (bytes[1] ?? 0) % 15, ...bytes.subarray(2)]) : bytes;
         const r = decodeOrCodecError(input);
         if (!(r instanceof CodecError)) assertValidDecode(input, r);
       }),

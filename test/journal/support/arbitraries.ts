@@ -103,6 +103,31 @@ export const wireArbs: Record<InputEventType, fc.Arbitrary<Record<string, unknow
   mark: withTs(fc.record({ type: fc.constant("mark"), symbol: symbolArb, price: decimalWireArb })),
   "collateral.price": withTs(fc.record({ type: fc.constant("collateral.price"), asset: assetArb, price: decimalWireArb })),
   funding: withTs(fc.record({ type: fc.constant("funding"), symbol: symbolArb, rate: decimalWireArb })),
+  "order.new": withTs(
+    fc.record(
+      {
+        type: fc.constant("order.new"),
+        symbol: symbolArb,
+        id: idArb,
+        account: accountArb,
+        side: fc.constantFrom("buy", "sell"),
+        orderType: fc.constantFrom("limit", "market"),
+        price: decimalWireArb,
+        qty: decimalWireArb,
+        tif: fc.constantFrom("GTC", "IOC", "FOK", "POST_ONLY"),
+        reduceOnly: fc.boolean(),
+        stp: fc.constantFrom("cancel-taker", "cancel-maker", "cancel-both"),
+      },
+      { requiredKeys: ["type", "symbol", "id", "account", "side", "qty"] },
+    ),
+  ),
+  "order.cancel": withTs(fc.record({ type: fc.constant("order.cancel"), symbol: symbolArb, id: idArb, account: accountArb })),
+  "order.replace": withTs(
+    fc.record(
+      { type: fc.constant("order.replace"), symbol: symbolArb, id: idArb, account: accountArb, price: decimalWireArb, qty: decimalWireArb },
+      { requiredKeys: ["type", "symbol", "id", "account"] },
+    ),
+  ),
 };
 
 function validated(json: Record<string, unknown>): InputEvent {
