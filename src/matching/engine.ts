@@ -4,17 +4,21 @@
 // is printed back as decimal strings.
 import { reject, type ErrorCode, type Rejection } from "../events/errors.js";
 import { decimalToSteps, decimalToString, formatSteps, type Decimal } from "../numbers/decimal.js";
-import { ALLOW_ALL_RISK_HOOKS, type BookFactory, type BookOptions, type OrderBook, type RiskHooks } from "./book.js";
+import { ALLOW_ALL_RISK_HOOKS, type BookDump, type BookFactory, type BookOptions, type OrderBook, type RiskHooks } from "./book.js";
 import { createFastBook } from "./fast-book.js";
 import { createNaiveBook } from "./naive-book.js";
 import { parseMatchLine, validateMatchEvent, type MatchInput, type MatchValidation } from "./schema.js";
-import type { BookEvent, BookTrade, OrderRequest, ReplaceRequest } from "./types.js";
+import type { BookEvent, BookTrade, CancelReason, OrderRequest, ReplaceRequest } from "./types.js";
 import { MAX_BOOKS_PER_ENGINE, MAX_PRICE_TICKS, MAX_QTY_LOTS } from "./types.js";
 
 /** Order commands, already in ticks and lots. */
 export type OrderCommand =
   | ({ readonly type: "order.new"; readonly symbol: string } & OrderRequest)
-  | { readonly type: "order.cancel"; readonly symbol: string; readonly account: string; readonly id: string }
+  | {
+      readonly type: "order.cancel"; readonly symbol: string; readonly account: string; readonly id: string;
+      /** Default "user"; the pipeline cancels a liquidated account's orders with "liquidation". */
+      readonly reason?: CancelReason;
+    }
   | ({ readonly type: "order.replace"; readonly symbol: string; readonly account: string; readonly id: string } & ReplaceRequest);
 
 export interface MatchingEngineOptions {
@@ -32,6 +36,8 @@ export class MatchingEngine {
   private readonly factory: BookFactory;
   private readonly bookOptions: BookOptions;
   private readonly maxBooks: number;
+  /** Books operated on in the open transaction (null: none open). */
+  private txBooks: OrderBook[] | null = null;
 
   constructor(opts: MatchingEngineOptions = {}) {
     const kind = opts.book ?? "fast";
@@ -48,6 +54,42 @@ export class MatchingEngine {
     if (this.books.size >= this.maxBooks) return reject("E_RANGE", "symbol", `the engine already holds the maximum of ${this.maxBooks} books`);
     this.books.set(symbol, this.factory(symbol, this.bookOptions));
     return null;
+  }
+
+  /**
+   * Drops the book of `symbol`; only a pristine one (never accepted an order), so nothing is
+   * lost — used when the event that defined the symbol is rolled back.
+   */
+  removeSymbol(symbol: string): void {
+    const b = this.books.get(symbol);
+    if (b === undefined) return;
+    if (!b.pristine()) throw new Error(`engine: cannot remove the used book ${symbol}`);
+    this.books.delete(symbol);
+  }
+
+  /** Opens `symbol` (if needed) and loads a dump into its fresh book. */
+  loadBook(symbol: string, dump: BookDump): void {
+    const r = this.addSymbol(symbol);
+    if (r !== null) throw new Error(`engine: ${r.message}`);
+    this.books.get(symbol)!.load(dump);
+  }
+
+  // ---- transactions: every book an operation touches joins the open transaction
+
+  beginTx(): void {
+    if (this.txBooks !== null) throw new Error("engine: nested transaction");
+    this.txBooks = [];
+  }
+
+  commitTx(): void {
+    for (const b of this.txBooks ?? []) b.commitTx();
+    this.txBooks = null;
+  }
+
+  /** Undoes every operation since beginTx, in every book (books are independent). */
+  rollbackTx(): void {
+    for (const b of this.txBooks ?? []) b.rollbackTx();
+    this.txBooks = null;
   }
 
   hasSymbol(symbol: string): boolean {
@@ -82,9 +124,13 @@ export class MatchingEngine {
     }
     const book = this.books.get(symbol);
     if (book === undefined) return fail(reject("E_UNKNOWN", "symbol", `unknown symbol ${JSON.stringify(symbol)}`));
+    if (this.txBooks !== null && !this.txBooks.includes(book)) {
+      book.beginTx();
+      this.txBooks.push(book);
+    }
     let events: readonly BookEvent[];
     if (cmd.type === "order.new") events = book.place(cmd);
-    else if (cmd.type === "order.cancel") events = book.cancel(cmd.account, cmd.id);
+    else if (cmd.type === "order.cancel") events = book.cancel(cmd.account, cmd.id, cmd.reason ?? "user");
     else events = book.replace(cmd.account, cmd.id, replaceChange(cmd));
     return events.map((e) => ({ ...e }));
   }

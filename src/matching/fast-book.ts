@@ -11,7 +11,10 @@
 // rests (ids are unique per account forever, so entries are only ever added).
 // Observable behaviour is defined by NaiveOrderBook; the differential tests hold them equal.
 import type { ErrorCode, Rejection } from "../events/errors.js";
-import { resolveBookOptions, type BookOptions, type OrderBook, type RiskHooks } from "./book.js";
+import {
+  BookTxLog, checkDump, resolveBookOptions,
+  type BookDump, type BookOptions, type BookTxPrimitives, type OrderBook, type RiskHooks,
+} from "./book.js";
 import type {
   BookEvent,
   CancelReason,
@@ -37,6 +40,8 @@ import {
 class AccountRec {
   /** Every id this account used in an accepted order → the resting (or in-flight) order, or null. */
   readonly ids = new Map<string, FOrder | null>();
+  /** The account's resting orders: an intrusive doubly-linked list (aprev/anext), any order. */
+  head: FOrder | null = null;
   constructor(readonly name: string) {}
 }
 
@@ -56,6 +61,9 @@ class FOrder {
   prev: FOrder | null = null;
   next: FOrder | null = null;
   level: FLevel | null = null;
+  /** Links in the account's list of resting orders. */
+  aprev: FOrder | null = null;
+  anext: FOrder | null = null;
   /** checkInvariants' visit stamp. */
   visit = 0;
 }
@@ -200,7 +208,7 @@ export class FastOrderBook implements OrderBook {
   private readonly accounts = new Map<string, AccountRec>();
   private resting = 0;
   private seq = 0;
-  private tradeCount = 0;
+  private trades = 0;
   /** Non-null entries of all accounts' id maps (kept by indexSet; checked against the levels). */
   private indexedOrders = 0;
   private readonly orderPool: FOrder[] = [];
@@ -226,6 +234,8 @@ export class FastOrderBook implements OrderBook {
   private deltaCount = 0;
   private stoppedBySTP = false;
   private visitEpoch = 0;
+  /** Open transaction's undo log (null: not recording). */
+  private tx: BookTxLog | null = null;
 
   constructor(
     readonly symbol: string,
@@ -307,6 +317,7 @@ export class FastOrderBook implements OrderBook {
     t.postOnly = tif === "POST_ONLY";
     t.stp = stp;
     this.indexSet(acct, id, t);
+    if (this.tx !== null) this.tx.created(account, id);
     const a = this.acceptedEv;
     a.orderId = id;
     a.account = account;
@@ -337,13 +348,14 @@ export class FastOrderBook implements OrderBook {
     return this.result();
   }
 
-  cancel(account: string, id: string): readonly BookEvent[] {
+  cancel(account: string, id: string, reason: CancelReason = "user"): readonly BookEvent[] {
     this.begin();
     const bad = validateOrderKey(account, id);
     if (bad !== null) return this.reject("cancel", account, id, bad);
     const o = this.accounts.get(account)?.ids.get(id);
     if (o === undefined || o === null) return this.reject("cancel", account, id, rejections.unknown(account, id));
-    this.emitCancelled(o.id, o.account, o.side, o.price, o.qty, "user");
+    if (this.tx !== null) this.touch(o);
+    this.emitCancelled(o.id, o.account, o.side, o.price, o.qty, reason);
     this.unlink(o);
     this.retire(o);
     return this.result();
@@ -387,6 +399,7 @@ export class FastOrderBook implements OrderBook {
     const riskBad = this.hooks.preTradeCheck(s, this.symbol, "replace");
     if (riskBad !== null) return this.reject("replace", account, id, riskBad);
 
+    if (this.tx !== null) this.touch(o);
     const keep = !priceChanged && qty <= o.qty;
     const r = this.replacedEv;
     r.orderId = id;
@@ -498,10 +511,160 @@ export class FastOrderBook implements OrderBook {
     // Every resting order is indexed to itself (above); with as many non-null index entries
     // as resting orders, the index holds nothing else. (A full scan would be O(ids ever used).)
     if (this.indexedOrders !== orders) throw new Error(`fast: id index holds ${this.indexedOrders} orders, levels ${orders}`);
+    // Account lists: every listed order rests (visited above, this epoch) under its account.
+    let listed = 0;
+    for (const acct of this.accounts.values()) {
+      let prev: FOrder | null = null;
+      for (let o = acct.head; o !== null; o = o.anext) {
+        if (o.aprev !== prev) throw new Error(`fast: broken account link at order ${o.id}`);
+        if (o.acct !== acct || o.visit !== epoch) throw new Error(`fast: account list of ${acct.name} holds a stray order ${o.id}`);
+        listed += 1;
+        if (listed > orders) throw new Error(`fast: account lists longer than the book`);
+        prev = o;
+      }
+    }
+    if (listed !== orders) throw new Error(`fast: account lists hold ${listed} orders, levels ${orders}`);
     const bid = this.bestBid();
     const ask = this.bestAsk();
     if (bid !== null && ask !== null && bid >= ask) throw new Error(`fast: crossed book, bid ${bid} >= ask ${ask}`);
   }
+
+  // ---- reads for the risk side
+
+  sweepPrice(side: Side, qty: number, account: string): number | null {
+    const opp = side === "buy" ? this.asks : this.bids;
+    if (opp.n === 0) return null;
+    let need = qty;
+    for (let i = opp.n - 1; i >= 0; i--) {
+      const lvl = opp.levels[i]!;
+      for (let m = lvl.head; m !== null; m = m.next) {
+        if (m.reduceOnly || m.account === account) continue;
+        need -= m.qty;
+        if (need <= 0) return lvl.price;
+      }
+    }
+    return opp.levels[0]!.price;
+  }
+
+  accountOrders(account: string, visit: (o: RestingOrderView) => void): void {
+    const acct = this.accounts.get(account);
+    if (acct === undefined) return;
+    for (let o = acct.head; o !== null; o = o.anext) visit(view(o));
+  }
+
+  tradeCount(): number {
+    return this.trades;
+  }
+
+  // ---- persistence
+
+  dump(): BookDump {
+    const orders: RestingOrderView[] = [];
+    for (const s of [this.bids, this.asks]) {
+      for (let i = s.n - 1; i >= 0; i--) for (let o = s.levels[i]!.head; o !== null; o = o.next) orders.push(view(o));
+    }
+    const ids: [string, string[]][] = [];
+    for (const acct of this.accounts.values()) {
+      if (acct.ids.size > 0) ids.push([acct.name, [...acct.ids.keys()].sort(compareCodeUnits)]);
+    }
+    ids.sort((a, b) => compareCodeUnits(a[0], b[0]));
+    return { seq: this.seq, trades: this.trades, orders, ids };
+  }
+
+  load(d: BookDump): void {
+    if (!this.pristine() || this.seq !== 0 || this.trades !== 0) throw new Error(`fast: load into a used book ${this.symbol}`);
+    checkDump(this.symbol, d);
+    for (const [account, ids] of d.ids) {
+      const acct = new AccountRec(account);
+      this.accounts.set(account, acct);
+      for (const id of ids) this.indexSet(acct, id, null);
+    }
+    for (const o of d.orders) this.prim.insertResting(o);
+    this.seq = d.seq;
+    this.trades = d.trades;
+    this.checkInvariants();
+  }
+
+  pristine(): boolean {
+    return this.accounts.size === 0 && this.trades === 0;
+  }
+
+  // ---- transactions
+
+  beginTx(): void {
+    if (this.tx !== null) throw new Error(`fast: nested transaction on ${this.symbol}`);
+    this.tx = new BookTxLog(this.seq, this.trades);
+  }
+
+  commitTx(): void {
+    this.tx = null;
+  }
+
+  rollbackTx(): void {
+    const tx = this.tx;
+    if (tx === null) throw new Error(`fast: no transaction to roll back on ${this.symbol}`);
+    this.tx = null;
+    tx.rollback(this.prim);
+  }
+
+  private touch(o: FOrder): void {
+    this.tx!.touch(o.account, o.id, () => view(o));
+  }
+
+  /** Structural primitives for rollbacks and loads (no events, no checks). */
+  private readonly prim: BookTxPrimitives = {
+    removeResting: (account, id) => {
+      const o = this.accounts.get(account)?.ids.get(id);
+      if (o === undefined || o === null) return;
+      this.unlink(o);
+      this.retire(o);
+    },
+    forgetId: (account, id) => {
+      const acct = this.accounts.get(account);
+      if (acct === undefined) return;
+      if (acct.ids.get(id) != null) throw new Error(`fast: forgetting the id of a resting order ${id}`);
+      acct.ids.delete(id);
+      if (acct.ids.size === 0) this.accounts.delete(account);
+    },
+    insertResting: (v) => {
+      let acct = this.accounts.get(v.account);
+      if (acct === undefined) {
+        acct = new AccountRec(v.account);
+        this.accounts.set(v.account, acct);
+      }
+      const o = this.allocOrder();
+      o.id = v.id;
+      o.account = v.account;
+      o.acct = acct;
+      o.side = v.side;
+      o.price = v.price;
+      o.qty = v.qty;
+      o.seq = v.seq;
+      o.reduceOnly = v.reduceOnly;
+      o.postOnly = v.postOnly;
+      o.stp = v.stp;
+      const lvl = this.levelFor(v.side === "buy" ? this.bids : this.asks, v.price);
+      // FIFO by arrival: after the last order that arrived earlier.
+      let after = lvl.tail;
+      while (after !== null && after.seq > v.seq) after = after.prev;
+      o.level = lvl;
+      o.prev = after;
+      o.next = after === null ? lvl.head : after.next;
+      if (o.prev === null) lvl.head = o;
+      else o.prev.next = o;
+      if (o.next === null) lvl.tail = o;
+      else o.next.prev = o;
+      lvl.count += 1;
+      lvl.totalQty += o.qty;
+      this.resting += 1;
+      this.linkAccount(o);
+      this.indexSet(acct, v.id, o);
+    },
+    setCounters: (seq, trades) => {
+      this.seq = seq;
+      this.trades = trades;
+    },
+  };
 
   // ---- matching
 
@@ -517,11 +680,12 @@ export class FastOrderBook implements OrderBook {
       const lvl = levels[n - 1]!;
       if (!isMarket && (takerBuys ? limit < lvl.price : limit > lvl.price)) return;
       const m = lvl.head!;
+      if (m.acct === t.acct && t.stp === "cancel-taker") {
+        this.stoppedBySTP = true;
+        return;
+      }
+      if (this.tx !== null) this.touch(m); // m changes or leaves in every path below
       if (m.acct === t.acct) {
-        if (t.stp === "cancel-taker") {
-          this.stoppedBySTP = true;
-          return;
-        }
         this.emitCancelled(m.id, m.account, m.side, m.price, m.qty, "stp");
         this.unlink(m);
         this.retire(m);
@@ -543,8 +707,8 @@ export class FastOrderBook implements OrderBook {
         if (cap < fill) fill = cap;
       }
       const tr = this.nextTrade();
-      this.tradeCount += 1;
-      tr.id = `${this.symbol}:${this.tradeCount}`;
+      this.trades += 1;
+      tr.id = `${this.symbol}:${this.trades}`;
       tr.price = lvl.price;
       tr.qty = fill;
       tr.buyer = takerBuys ? t.account : m.account;
@@ -621,35 +785,7 @@ export class FastOrderBook implements OrderBook {
 
   /** Appends `o` (price/qty set) to the back of its level, creating the level if needed. */
   private rest(o: FOrder): void {
-    const s = o.side === "buy" ? this.bids : this.asks;
-    const key = s.key(o.price);
-    const keys = s.keys;
-    const levels = s.levels;
-    let lvl: FLevel;
-    const n = s.n;
-    // Fast path: the order joins the touch.
-    if (n > 0 && keys[n - 1] === key) {
-      lvl = levels[n - 1]!;
-    } else {
-      const i = search(keys, n, key);
-      if (i >= 0) {
-        lvl = levels[i]!;
-      } else {
-        lvl = this.allocLevel(o.price);
-        const at = -i - 1;
-        if (n === keys.length) {
-          keys.push(key);
-          levels.push(lvl);
-        }
-        for (let j = n; j > at; j--) {
-          keys[j] = keys[j - 1]!;
-          levels[j] = levels[j - 1]!;
-        }
-        keys[at] = key;
-        levels[at] = lvl;
-        s.n = n + 1;
-      }
-    }
+    const lvl = this.levelFor(o.side === "buy" ? this.bids : this.asks, o.price);
     this.seq += 1;
     o.seq = this.seq;
     o.level = lvl;
@@ -661,6 +797,50 @@ export class FastOrderBook implements OrderBook {
     lvl.count += 1;
     lvl.totalQty += o.qty;
     this.resting += 1;
+    this.linkAccount(o);
+  }
+
+  /** The level at `price` on side `s`, created (and inserted in key order) when missing. */
+  private levelFor(s: FSide, price: number): FLevel {
+    const key = s.key(price);
+    const keys = s.keys;
+    const levels = s.levels;
+    const n = s.n;
+    // Fast path: the order joins the touch.
+    if (n > 0 && keys[n - 1] === key) return levels[n - 1]!;
+    const i = search(keys, n, key);
+    if (i >= 0) return levels[i]!;
+    const lvl = this.allocLevel(price);
+    const at = -i - 1;
+    if (n === keys.length) {
+      keys.push(key);
+      levels.push(lvl);
+    }
+    for (let j = n; j > at; j--) {
+      keys[j] = keys[j - 1]!;
+      levels[j] = levels[j - 1]!;
+    }
+    keys[at] = key;
+    levels[at] = lvl;
+    s.n = n + 1;
+    return lvl;
+  }
+
+  private linkAccount(o: FOrder): void {
+    const acct = o.acct!;
+    o.aprev = null;
+    o.anext = acct.head;
+    if (acct.head !== null) acct.head.aprev = o;
+    acct.head = o;
+  }
+
+  private unlinkAccount(o: FOrder): void {
+    const acct = o.acct!;
+    if (o.aprev === null) acct.head = o.anext;
+    else o.aprev.anext = o.anext;
+    if (o.anext !== null) o.anext.aprev = o.aprev;
+    o.aprev = null;
+    o.anext = null;
   }
 
   /** Takes a resting order out of its level (and the level out of its side when empty). */
@@ -676,6 +856,7 @@ export class FastOrderBook implements OrderBook {
     lvl.count -= 1;
     lvl.totalQty -= o.qty;
     this.resting -= 1;
+    this.unlinkAccount(o);
     if (lvl.count === 0) this.removeLevel(o.side === "buy" ? this.bids : this.asks, lvl);
   }
 
@@ -837,6 +1018,10 @@ export class FastOrderBook implements OrderBook {
     for (let i = 0; i < n; i++) out[i] = scratch[i]!;
     return out;
   }
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function view(o: FOrder): RestingOrderView {

@@ -1,5 +1,5 @@
 // Public surface of the matching half of the core (see docs/matching.md).
-export { ALLOW_ALL_RISK_HOOKS, type BookFactory, type BookOptions, type OrderBook, type RiskHooks } from "./book.js";
+export { ALLOW_ALL_RISK_HOOKS, type BookDump, type BookFactory, type BookOptions, type OrderBook, type RiskHooks } from "./book.js";
 export {
   MatchingEngine, runMatch, TradePositionHooks,
   type MatchBookJson, type MatchingEngineOptions, type MatchRejectionJson, type MatchResult, type MatchTradeJson,

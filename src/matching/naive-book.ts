@@ -3,7 +3,10 @@
 // FOK is decided by running the order as IOC on a deep copy of the book and checking it
 // filled completely — the definition itself, with no separate liquidity arithmetic.
 import type { Rejection } from "../events/errors.js";
-import { resolveBookOptions, type BookOptions, type OrderBook, type ResolvedBookOptions } from "./book.js";
+import {
+  BookTxLog, checkDump, resolveBookOptions,
+  type BookDump, type BookOptions, type BookTxPrimitives, type OrderBook, type ResolvedBookOptions,
+} from "./book.js";
 import type {
   BookEvent,
   CancelReason,
@@ -54,10 +57,11 @@ export class NaiveOrderBook implements OrderBook {
   private orders: NaiveOrder[] = [];
   private readonly seenIds = new Map<string, Set<string>>();
   private seq = 0;
-  private tradeCount = 0;
+  private tradeCount_ = 0;
   /** Fills made by makers in the current operation, by account (signed lots). */
   private opDeltaLots = new Map<string, number>();
   private out: BookEvent[] = [];
+  private tx: BookTxLog | null = null;
 
   constructor(
     readonly symbol: string,
@@ -109,6 +113,7 @@ export class NaiveOrderBook implements OrderBook {
     let ids = this.seenIds.get(account);
     if (ids === undefined) this.seenIds.set(account, (ids = new Set()));
     ids.add(id);
+    this.tx?.created(account, id);
     this.out.push({
       type: "order.accepted", symbol: this.symbol, orderId: id, account, side, orderType,
       price, qty, tif, reduceOnly, stp,
@@ -127,14 +132,15 @@ export class NaiveOrderBook implements OrderBook {
     return this.out;
   }
 
-  cancel(account: string, id: string): readonly BookEvent[] {
+  cancel(account: string, id: string, reason: CancelReason = "user"): readonly BookEvent[] {
     this.begin();
     const bad = validateOrderKey(account, id);
     if (bad !== null) return this.rejectedKey("cancel", account, id, bad);
     const o = this.find(account, id);
     if (o === undefined) return this.rejectedKey("cancel", account, id, rejections.unknown(account, id));
+    this.touch(o);
     this.remove(o);
-    this.cancelled(o.id, o.account, o.side, o.price, o.qty, "user");
+    this.cancelled(o.id, o.account, o.side, o.price, o.qty, reason);
     return this.out;
   }
 
@@ -167,6 +173,7 @@ export class NaiveOrderBook implements OrderBook {
     );
     if (riskBad !== null) return this.rejectedKey("replace", account, id, riskBad);
 
+    this.touch(o);
     const keep = !priceChanged && qty <= o.qty;
     this.out.push({
       type: "order.replaced", symbol: this.symbol, orderId: id, account, side: o.side,
@@ -243,6 +250,100 @@ export class NaiveOrderBook implements OrderBook {
     if (this.orders.length > this.opts.maxRestingOrders) throw new Error("naive: more resting orders than the limit");
   }
 
+  // ---- reads for the risk side
+
+  sweepPrice(side: Side, qty: number, account: string): number | null {
+    const opp = this.orders.filter((o) => o.side === other(side)).sort((a, b) => priority(other(side), a, b));
+    if (opp.length === 0) return null;
+    let need = qty;
+    for (const m of opp) {
+      if (m.reduceOnly || m.account === account) continue;
+      need -= m.qty;
+      if (need <= 0) return m.price;
+    }
+    return opp[opp.length - 1]!.price;
+  }
+
+  accountOrders(account: string, visit: (o: RestingOrderView) => void): void {
+    for (const o of this.orders.filter((x) => x.account === account)) visit(view(o));
+  }
+
+  tradeCount(): number {
+    return this.tradeCount_;
+  }
+
+  // ---- persistence
+
+  dump(): BookDump {
+    const side = (s: Side): RestingOrderView[] => this.orders.filter((o) => o.side === s).sort((a, b) => priority(s, a, b)).map(view);
+    const ids = [...this.seenIds.entries()]
+      .filter(([, set]) => set.size > 0)
+      .map(([account, set]): [string, string[]] => [account, [...set].sort(compare)])
+      .sort((a, b) => compare(a[0], b[0]));
+    return { seq: this.seq, trades: this.tradeCount_, orders: [...side("buy"), ...side("sell")], ids };
+  }
+
+  load(d: BookDump): void {
+    if (!this.pristine() || this.seq !== 0) throw new Error(`naive: load into a used book ${this.symbol}`);
+    checkDump(this.symbol, d);
+    for (const [account, ids] of d.ids) this.seenIds.set(account, new Set(ids));
+    for (const o of d.orders) this.prim.insertResting(o);
+    this.prim.setCounters(d.seq, d.trades);
+    this.checkInvariants();
+  }
+
+  pristine(): boolean {
+    return this.seenIds.size === 0 && this.tradeCount_ === 0;
+  }
+
+  // ---- transactions
+
+  beginTx(): void {
+    if (this.tx !== null) throw new Error(`naive: nested transaction on ${this.symbol}`);
+    this.tx = new BookTxLog(this.seq, this.tradeCount_);
+  }
+
+  commitTx(): void {
+    this.tx = null;
+  }
+
+  rollbackTx(): void {
+    const tx = this.tx;
+    if (tx === null) throw new Error(`naive: no transaction to roll back on ${this.symbol}`);
+    this.tx = null;
+    tx.rollback(this.prim);
+  }
+
+  private touch(o: NaiveOrder): void {
+    this.tx?.touch(o.account, o.id, () => view(o));
+  }
+
+  private readonly prim: BookTxPrimitives = {
+    removeResting: (account, id) => {
+      const o = this.find(account, id);
+      if (o !== undefined) this.remove(o);
+    },
+    forgetId: (account, id) => {
+      const ids = this.seenIds.get(account);
+      if (ids === undefined) return;
+      ids.delete(id);
+      if (ids.size === 0) this.seenIds.delete(account);
+    },
+    insertResting: (v) => {
+      let ids = this.seenIds.get(v.account);
+      if (ids === undefined) this.seenIds.set(v.account, (ids = new Set()));
+      ids.add(v.id);
+      this.orders.push({
+        id: v.id, account: v.account, side: v.side, price: v.price, qty: v.qty, seq: v.seq,
+        reduceOnly: v.reduceOnly, postOnly: v.postOnly, stp: v.stp,
+      });
+    },
+    setCounters: (seq, trades) => {
+      this.seq = seq;
+      this.tradeCount_ = trades;
+    },
+  };
+
   // ---- matching
 
   /** Takes liquidity for `t`; returns what is left and whether STP stopped it. */
@@ -252,8 +353,9 @@ export class NaiveOrderBook implements OrderBook {
       const m = this.best(other(t.side));
       if (m === undefined) break;
       if (t.price !== null && !crosses(t.side, t.price, m.price)) break;
+      if (m.account === t.account && t.stp === "cancel-taker") return { remaining, stoppedBySTP: true };
+      this.touch(m); // m changes or leaves in every path below
       if (m.account === t.account) {
-        if (t.stp === "cancel-taker") return { remaining, stoppedBySTP: true };
         this.remove(m);
         this.cancelled(m.id, m.account, m.side, m.price, m.qty, "stp");
         if (t.stp === "cancel-both") return { remaining, stoppedBySTP: true };
@@ -270,11 +372,11 @@ export class NaiveOrderBook implements OrderBook {
         }
         fill = Math.min(fill, cap);
       }
-      this.tradeCount += 1;
+      this.tradeCount_ += 1;
       const takerBuys = t.side === "buy";
       this.out.push({
         type: "trade",
-        id: `${this.symbol}:${this.tradeCount}`,
+        id: `${this.symbol}:${this.tradeCount_}`,
         symbol: this.symbol,
         price: m.price,
         qty: fill,
@@ -298,7 +400,7 @@ export class NaiveOrderBook implements OrderBook {
     copy.orders = this.orders.map((o) => ({ ...o }));
     copy.opDeltaLots = new Map(this.opDeltaLots);
     copy.seq = this.seq;
-    copy.tradeCount = this.tradeCount;
+    copy.tradeCount_ = this.tradeCount_;
     return t.qty - copy.match(t).remaining;
   }
 
@@ -387,6 +489,16 @@ export class NaiveOrderBook implements OrderBook {
     });
     return this.out;
   }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Fill priority on `side`: best price first, then earliest arrival. */
+function priority(side: Side, a: NaiveOrder, b: NaiveOrder): number {
+  if (a.price !== b.price) return side === "buy" ? b.price - a.price : a.price - b.price;
+  return a.seq - b.seq;
 }
 
 function other(side: Side): Side {

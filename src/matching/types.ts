@@ -45,9 +45,11 @@ export interface ReplaceRequest {
  * - unfilled: IOC / market / FOK-less remainder that may not rest;
  * - no-liquidity: a market order met an empty opposite side (no trades at all);
  * - stp: self-trade prevention cancelled it (taker or maker);
- * - reduce-only: a resting reduce-only order could no longer reduce the position.
+ * - reduce-only: a resting reduce-only order could no longer reduce the position;
+ * - liquidation: the pipeline cancelled it because its account (or isolated position) was
+ *   liquidated.
  */
-export type CancelReason = "user" | "unfilled" | "no-liquidity" | "stp" | "reduce-only";
+export type CancelReason = "user" | "unfilled" | "no-liquidity" | "stp" | "reduce-only" | "liquidation";
 
 export interface BookTrade {
   readonly type: "trade";
