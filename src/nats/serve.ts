@@ -186,6 +186,7 @@ export class ServeHandle {
   private recreateRequested = false;
   private recreateReason = "";
   private fatal: Error | null = null;
+  private pumping = false;
   private stopping = false;
   private applied = 0;
   private skipped = 0;
@@ -485,11 +486,11 @@ export class ServeHandle {
   // ---- running
 
   private requestRecreate(why: string): void {
-    if (this.stopping || this.recreateRequested || this.msgs === null) return;
+    if (this.stopping || this.recreateRequested || !this.pumping) return;
     this.log.info({ why }, "consumer: will recreate at the journal's position");
     this.recreateReason = why;
     this.recreateRequested = true;
-    this.msgs.stop();
+    this.msgs?.stop();
   }
 
   private async run(): Promise<void> {
@@ -510,14 +511,32 @@ export class ServeHandle {
 
   /** Feeds the queue from the consumer; restarts consumption after errors and recreations. */
   private async pump(): Promise<void> {
+    this.pumping = true;
     let failures = 0;
     while (!this.stopping) {
+      if (this.recreateRequested) {
+        // The processing loop has flushed everything before the break; drop what follows it.
+        this.epoch++;
+        this.queue = [];
+        try {
+          await this.recreateConsumer(this.recreateReason);
+        } catch (err) {
+          if (!this.stopping) {
+            this.fatal = err as Error;
+            this.stopping = true;
+            this.wake?.();
+          }
+          break;
+        }
+        this.recreateRequested = false;
+      }
       const epoch = this.epoch;
       try {
         const consumer = await this.js.consumers.get(this.stream, this.consumerName);
         const msgs = await consumer.consume({ max_messages: this.opts.pullMaxMessages ?? 256 });
         this.msgs = msgs;
-        if (this.stopping) msgs.stop();
+        // A stop or recreation requested while consume() was starting.
+        if (this.stopping || this.recreateRequested) msgs.stop();
         void (async () => {
           for await (const s of msgs.status()) {
             if (s.type === "consumer_deleted" || s.type === "consumer_not_found" || s.type === "stream_not_found") {
@@ -539,22 +558,6 @@ export class ServeHandle {
         const wait = backoffMs(failures++, this.rng);
         this.log.warn({ err: (err as Error).message, retryInMs: wait }, "consumer: consume failed; retrying");
         await sleep(wait);
-      }
-      if (this.recreateRequested && !this.stopping) {
-        // The processing loop has flushed everything before the gap; drop what follows it.
-        this.epoch++;
-        this.queue = [];
-        try {
-          await this.recreateConsumer(this.recreateReason);
-        } catch (err) {
-          if (!this.stopping) {
-            this.fatal = err as Error;
-            this.stopping = true;
-            this.wake?.();
-          }
-          break;
-        }
-        this.recreateRequested = false;
       }
     }
   }
