@@ -1,26 +1,47 @@
 // How the stages are wired (read this file first). One input entry flows:
 //
 //   events (schema/codec)  →  journal (seq, ts, hash chain)  →  aggregate: decide → evolve
+//     →  order events only: the book operation (matching engine; pre-trade risk through its
+//        RiskHooks), each trade applied like a `trade` event (same applyLeg path)
 //     →  margin kernel (WASM, SoA) on the accounts the event touched
-//     →  liquidation (SPEC §5: takeover, fee, deficit, ADL; repeated until nothing is
-//        liquidatable)  →  margin calls  →  outputs (report history, journal, NATS)
+//     →  liquidation (SPEC §5: takeover, fee, deficit, ADL; the liquidated entity's open
+//        orders are cancelled; repeated until nothing is liquidatable)
+//     →  liquidation orders: @insurance offers what it took over back to the book as IOC
+//        orders at mark ± a band; their trades may liquidate makers, so back to liquidation
+//        (a bounded number of stages)
+//     →  margin calls  →  outputs (report history, journal, NATS)
 //
 // `Core.apply` is the whole per-event transaction: an event whose figures would overflow is
-// rolled back with the inverse effects and rejected, so a rejected event changes nothing.
+// rolled back with the inverse effects (and the books with their undo log) and rejected, so
+// a rejected event changes nothing.
 import { parseEventLine } from "./events/schema.js";
-import type { LogEntry } from "./events/types.js";
+import { isOrderEvent, type InputEvent, type LogEntry } from "./events/types.js";
 import type { Rejection } from "./events/errors.js";
-import { OverflowError } from "./numbers/int.js";
-import { formatScaled } from "./numbers/decimal.js";
-import { decide, type MarginView } from "./aggregate/decide.js";
+import { abs, divCeil, I64_MAX, OverflowError, TICK_MAX } from "./numbers/int.js";
+import { formatScaled, formatSteps } from "./numbers/decimal.js";
+import { decide, tradeEffects, type MarginView } from "./aggregate/decide.js";
+import { openOrderMargin, preTradeCheck, type AccountFigures, type RiskContext } from "./aggregate/risk.js";
+import type { OrderCommand } from "./matching/engine.js";
+import { MAX_QTY_LOTS, type BookEvent, type BookTrade } from "./matching/types.js";
 import { evolveAll } from "./aggregate/evolve.js";
 import type { Effect } from "./aggregate/effects.js";
-import { emptyState, INSURANCE, SYSTEM_ACCOUNTS, type State } from "./aggregate/state.js";
+import { compareStrings, emptyState, INSURANCE, SYSTEM_ACCOUNTS, type State } from "./aggregate/state.js";
 import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, ACCT_LIQUIDATABLE, MODE_ISOLATED, POS_CALL_ZONE, POS_LIQUIDATABLE, type MarginEngine } from "./margin/engine.js";
 import { BookSync, emptyTouched, type Touched } from "./margin/sync.js";
 import { createKernelMarginEngine } from "./margin/kernel.js";
 import { autoDeleverage, compareCandidates, liquidate, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
-import type { AdlOutput, InsuranceCoverOutput, LiquidationOutput, MarginCallOutput, OutputEvent, RejectedOutput } from "./outputs/events.js";
+import type {
+  AdlOutput, InsuranceCoverOutput, LiquidationOutput, MarginCallOutput, OrderOutput, OrderRejectedOutput, OutputEvent, RejectedOutput,
+} from "./outputs/events.js";
+
+/** Order-flow outputs so far (the report shows counts; the outputs themselves are journaled). */
+export interface MatchingCounts {
+  trades: number;
+  accepted: number;
+  cancelled: number;
+  replaced: number;
+  rejected: number;
+}
 
 /** What the report lists besides the state: every rejection and derived event, in order. */
 export interface History {
@@ -29,11 +50,22 @@ export interface History {
   readonly adl: AdlOutput[];
   readonly marginCalls: MarginCallOutput[];
   readonly insuranceCovers: InsuranceCoverOutput[];
+  /** Absent in snapshots written before order flow (read as zeros). */
+  readonly matching: MatchingCounts;
 }
 
 export function emptyHistory(): History {
-  return { rejected: [], liquidations: [], adl: [], marginCalls: [], insuranceCovers: [] };
+  return { rejected: [], liquidations: [], adl: [], marginCalls: [], insuranceCovers: [], matching: emptyMatchingCounts() };
 }
+
+function emptyMatchingCounts(): MatchingCounts {
+  return { trades: 0, accepted: 0, cancelled: 0, replaced: 0, rejected: 0 };
+}
+
+/** Default band of @insurance's liquidation orders around the mark: 1%. */
+export const DEFAULT_LIQUIDATION_BAND_BPS = 100;
+/** Liquidation-order stages per event (each may liquidate makers and start another). */
+export const MAX_LIQUIDATION_ORDER_STAGES = 4;
 
 export interface ApplyResult {
   readonly seq: number;
@@ -54,6 +86,12 @@ export interface CoreOptions {
   readonly history?: History;
   /** Keep derived events in `history` (the report needs them; a bench may not). */
   readonly keepHistory?: boolean;
+  /**
+   * @insurance's liquidation orders (docs/matching.md): IOC at mark ∓ `bandBps` basis points
+   * (default DEFAULT_LIQUIDATION_BAND_BPS), or false to keep what it takes over. Part of the
+   * deployment's configuration: a replay must use the same setting.
+   */
+  readonly liquidationOrders?: false | { readonly bandBps?: number };
 }
 
 export class Core {
@@ -62,15 +100,31 @@ export class Core {
   readonly history: History;
   private readonly sync: BookSync;
   private readonly keepHistory: boolean;
+  /** Liquidation-order band in basis points; null: disabled. */
+  private readonly liquidationBandBps: number | null;
+  /** True while @insurance places its liquidation orders (no pre-trade check for them). */
+  private placingLiquidationOrder = false;
+  /** Liquidation orders placed in the current event (their ids: `liq-<seq>-<n>`). */
+  private liquidationOrderCount = 0;
+  private readonly risk: RiskContext;
 
   constructor(opts: CoreOptions = {}) {
     this.state = opts.state ?? emptyState();
     this.margin = opts.margin ?? createKernelMarginEngine();
-    this.history = opts.history ?? emptyHistory();
+    const history = opts.history ?? emptyHistory();
+    (history as { matching: MatchingCounts }).matching ??= emptyMatchingCounts();
+    this.history = history;
     this.keepHistory = opts.keepHistory ?? true;
+    const lo = opts.liquidationOrders;
+    this.liquidationBandBps = lo === false ? null : (lo?.bandBps ?? DEFAULT_LIQUIDATION_BAND_BPS);
+    if (this.liquidationBandBps !== null && !(Number.isInteger(this.liquidationBandBps) && this.liquidationBandBps >= 0 && this.liquidationBandBps < 10_000)) {
+      throw new RangeError("liquidationOrders.bandBps must be an integer in [0, 10000)");
+    }
     this.sync = new BookSync(this.margin, this.state);
     this.sync.writeAll();
     this.sync.computeAll();
+    this.risk = { state: this.state, figures: (account) => this.figuresOf(account) };
+    this.state.books.preTrade = (order, symbol, kind) => (this.placingLiquidationOrder ? null : preTradeCheck(this.risk, order, symbol, kind));
   }
 
   /** Applies one log entry at the next seq. `ts` (from the journal) overrides the event's. */
@@ -89,7 +143,7 @@ export class Core {
       if (!decision.ok) rejection = decision.rejection;
       else {
         try {
-          outputs = this.transact(decision.effects, seq);
+          outputs = this.transact(decision.effects, seq, decision.order ?? null);
         } catch (err) {
           if (!(err instanceof Rollback)) throw err;
           rejection = err.rejection;
@@ -101,21 +155,29 @@ export class Core {
     if (rejection !== null) {
       const out: RejectedOutput = { type: "rejected", seq, code: rejection.code, message: rejection.message };
       outputs = [out];
+      if (entry.kind === "event" && isOrderEvent(entry.event)) outputs.push(orderRejected(seq, entry.event, rejection));
     }
     if (this.keepHistory) this.record(outputs);
     return { seq, ts: this.state.ts, rejection, outputs };
   }
 
-  /** Applies the effects, runs margin → liquidation → margin calls; all or nothing. */
-  private transact(effects: readonly Effect[], seq: number): OutputEvent[] {
+  /**
+   * Applies the effects (and, for an order event, the book operation and its trades), runs
+   * margin → liquidation → liquidation orders → margin calls; all or nothing.
+   */
+  private transact(effects: readonly Effect[], seq: number, order: OrderCommand | null): OutputEvent[] {
     const undo: Effect[][] = [];
     const outputs: OutputEvent[] = [];
+    const engine = this.state.books.engine;
+    engine.beginTx();
+    this.liquidationOrderCount = 0;
     try {
       const touched = emptyTouched();
       this.applyEffects(effects, touched, undo);
-      const sDecimals = this.settlementDecimals();
-      for (const e of effects) {
-        if (e.t === "cover") outputs.push({ type: "insurance.cover", seq, account: e.account, symbol: e.symbol, amount: formatScaled(e.amountMinor, sDecimals) });
+      this.pushCovers(effects, seq, outputs);
+      if (order !== null) {
+        const refused = this.bookOperation(order, seq, touched, undo, outputs, false);
+        if (refused !== null) throw new Rollback(refused);
       }
       this.sync.collect(touched);
       let liquidatable = this.computeChecked();
@@ -126,34 +188,49 @@ export class Core {
       // recomputed (marks do not move within an event, so every other figure stands). A flat
       // entity cannot be liquidated again within the event and ADL only shrinks positions,
       // so the rounds are bounded by the entity count (asserted).
+      // Liquidation orders (after rounds that took positions over) fill makers, who may then
+      // be liquidatable: back to the rounds, at most MAX_LIQUIDATION_ORDER_STAGES times. A
+      // liquidated entity's orders are cancelled, so it cannot be filled back into a position.
       let initial: Int32Array | null = null; // the first collection, kept once rounds replace it
       const roundTouched = new Set<number>();
-      const roundLimit = this.state.accountsBySlot.length + this.state.positionsBySlot.length + 2;
-      for (let round = 0; ; round++) {
-        if (round >= roundLimit) throw new Error(`liquidation did not converge in ${roundLimit} rounds`);
-        const candidates = liquidatable > 0 ? this.candidates() : [];
-        if (candidates.length === 0 && !this.insuranceEquityNegative()) break;
-        initial ??= this.sync.accounts.slice(0, this.sync.accountCount);
-        const next = emptyTouched();
-        for (const c of candidates) {
-          const { effects: le, output } = liquidate(this.state, c, this.figures, seq);
-          this.applyEffects(le, next, undo);
-          outputs.push(output);
-        }
-        if (candidates.length > 0) {
-          this.sync.collect(next);
-          this.computeChecked();
-        }
-        let adlFills = 0;
-        if (this.insuranceEquityNegative()) {
-          const adl = autoDeleverage(this.state, this.figures, seq);
-          adlFills = adl.outputs.length;
-          if (adlFills > 0) {
-            this.applyEffects(adl.effects, next, undo);
-            outputs.push(...adl.outputs);
+      const roundLimit = this.state.accountsBySlot.length + this.state.positionsBySlot.length + 2 + 2 * (MAX_LIQUIDATION_ORDER_STAGES + 1);
+      let round = 0;
+      for (let stage = 0; ; stage++) {
+        let takeovers = 0;
+        for (; ; round++) {
+          if (round >= roundLimit) throw new Error(`liquidation did not converge in ${roundLimit} rounds`);
+          const candidates = liquidatable > 0 ? this.candidates() : [];
+          if (candidates.length === 0 && !this.insuranceEquityNegative()) break;
+          initial ??= this.sync.accounts.slice(0, this.sync.accountCount);
+          const next = emptyTouched();
+          for (const c of candidates) {
+            const { effects: le, output } = liquidate(this.state, c, this.figures, seq);
+            this.applyEffects(le, next, undo);
+            outputs.push(output);
+            this.cancelOrdersOf(c, seq, outputs);
           }
+          takeovers += candidates.length;
+          if (candidates.length > 0) {
+            this.sync.collect(next);
+            this.computeChecked();
+          }
+          let adlFills = 0;
+          if (this.insuranceEquityNegative()) {
+            const adl = autoDeleverage(this.state, this.figures, seq);
+            adlFills = adl.outputs.length;
+            if (adlFills > 0) {
+              this.applyEffects(adl.effects, next, undo);
+              outputs.push(...adl.outputs);
+            }
+          }
+          if (candidates.length === 0 && adlFills === 0) break;
+          this.sync.collect(next);
+          liquidatable = this.computeChecked();
+          for (let j = 0; j < this.sync.accountCount; j++) roundTouched.add(this.sync.accounts[j]!);
         }
-        if (candidates.length === 0 && adlFills === 0) break;
+        if (takeovers === 0 || this.liquidationBandBps === null || stage >= MAX_LIQUIDATION_ORDER_STAGES) break;
+        const next = emptyTouched();
+        if (!this.liquidationOrders(seq, next, undo, outputs)) break;
         this.sync.collect(next);
         liquidatable = this.computeChecked();
         for (let j = 0; j < this.sync.accountCount; j++) roundTouched.add(this.sync.accounts[j]!);
@@ -166,19 +243,147 @@ export class Core {
       const calls = this.marginCalls(seq);
       if (calls.effects.length > 0) this.applyEffects(calls.effects, emptyTouched(), undo);
       outputs.push(...calls.outputs);
+      engine.commitTx();
       return outputs;
     } catch (err) {
       const rejection: Rejection | null =
         err instanceof Rollback ? err.rejection : err instanceof OverflowError ? { code: "E_OVERFLOW", message: err.message } : null;
-      if (rejection === null) throw err;
+      // Undo everything (also before rethrowing a bug, so the state stays consistent).
       for (let i = undo.length - 1; i >= 0; i--) {
         const inverse = undo[i]!;
         evolveAll(this.state, inverse);
         this.sync.apply(inverse, emptyTouched());
       }
+      engine.rollbackTx();
       this.sync.writeAll();
       this.sync.computeAll();
+      if (rejection === null) throw err;
       throw new Rollback(rejection);
+    }
+  }
+
+  private pushCovers(effects: readonly Effect[], seq: number, outputs: OutputEvent[]): void {
+    for (const e of effects) {
+      if (e.t !== "cover") continue;
+      outputs.push({ type: "insurance.cover", seq, account: e.account, symbol: e.symbol, amount: formatScaled(e.amountMinor, this.settlementDecimals()) });
+    }
+  }
+
+  /**
+   * One book operation inside the transaction: its events become outputs, in order, and each
+   * trade is applied like a `trade` event (fees by the taker side, same applyLeg path). A
+   * refused operation changed nothing in the book: its rejection is returned (an input order
+   * event is then rejected) or, for a liquidation order, output as `order.rejected`.
+   */
+  private bookOperation(cmd: OrderCommand, seq: number, touched: Touched, undo: Effect[][], outputs: OutputEvent[], liquidationOrder: boolean): Rejection | null {
+    const events = this.state.books.engine.apply(cmd);
+    for (const e of events) {
+      if (e.type === "order.rejected" && !liquidationOrder) return { code: e.code, message: e.message };
+      outputs.push(this.orderOutput(e, seq));
+      if (e.type === "trade") this.applyBookTrade(e, seq, touched, undo, outputs);
+    }
+    return null;
+  }
+
+  private applyBookTrade(t: BookTrade, seq: number, touched: Touched, undo: Effect[][], outputs: OutputEvent[]): void {
+    const inst = this.state.instruments.get(t.symbol)!;
+    const effects = tradeEffects(this.state, inst, BigInt(t.price), BigInt(t.qty), t.buyer, t.seller, t.taker, null);
+    this.applyEffects(effects, touched, undo);
+    this.pushCovers(effects, seq, outputs);
+  }
+
+  /**
+   * A liquidated entity's open orders are cancelled (reason "liquidation"), in arrival order:
+   * a cross account's in every symbol where its position is cross, an isolated position's in
+   * its symbol. Otherwise its orders could fill it back into a position it cannot carry.
+   */
+  private cancelOrdersOf(c: Candidate, seq: number, outputs: OutputEvent[]): void {
+    const engine = this.state.books.engine;
+    const acct = this.state.accounts.get(c.account);
+    const symbols = c.symbol !== "" ? [c.symbol] : engine.symbols().filter((s) => (acct?.positions.get(s)?.mode ?? "cross") === "cross");
+    for (const symbol of symbols) {
+      const open: { id: string; seq: number }[] = [];
+      engine.book(symbol)!.accountOrders(c.account, (o) => open.push({ id: o.id, seq: o.seq }));
+      open.sort((a, b) => a.seq - b.seq);
+      for (const o of open) {
+        for (const e of engine.apply({ type: "order.cancel", symbol, account: c.account, id: o.id, reason: "liquidation" })) {
+          outputs.push(this.orderOutput(e, seq));
+        }
+      }
+    }
+  }
+
+  /**
+   * @insurance offers every position it holds back to the book (symbol order): a reduce-only
+   * IOC limit at mark·(1 ∓ band) (sell: floor, buy: ceil), placed only when the opposite touch
+   * is within the band (no outputs otherwise). No pre-trade check: the fund must be able to
+   * unwind. Returns whether anything traded.
+   */
+  private liquidationOrders(seq: number, touched: Touched, undo: Effect[][], outputs: OutputEvent[]): boolean {
+    const ins = this.state.accounts.get(INSURANCE);
+    if (ins === undefined || this.liquidationBandBps === null) return false;
+    const engine = this.state.books.engine;
+    const band = BigInt(this.liquidationBandBps);
+    const held = [...ins.positions.values()].filter((p) => p.qtyLots !== 0n).sort((a, b) => compareStrings(a.symbol, b.symbol));
+    let traded = false;
+    for (const pos of held) {
+      const inst = this.state.instruments.get(pos.symbol)!;
+      const mark = inst.markTicks;
+      if (mark === 0n) continue;
+      const side = pos.qtyLots > 0n ? "sell" : "buy";
+      let price = side === "sell" ? (mark * (10_000n - band)) / 10_000n : divCeil(mark * (10_000n + band), 10_000n);
+      if (price < 1n) price = 1n;
+      if (price > TICK_MAX) price = TICK_MAX;
+      const book = engine.book(pos.symbol)!;
+      const touch = side === "sell" ? book.bestBid() : book.bestAsk();
+      if (touch === null || (side === "sell" ? BigInt(touch) < price : BigInt(touch) > price)) continue;
+      const qty = abs(pos.qtyLots) > LOTS_MAX ? LOTS_MAX : abs(pos.qtyLots);
+      if (qty * price * inst.kMinor > I64_MAX) continue; // not representable as one order: left to ADL
+      this.liquidationOrderCount += 1;
+      const cmd: OrderCommand = {
+        type: "order.new", symbol: pos.symbol, id: `liq-${seq}-${this.liquidationOrderCount}`, account: INSURANCE, side, orderType: "limit",
+        price: Number(price), qty: Number(qty), tif: "IOC", reduceOnly: true, stp: "cancel-taker",
+      };
+      const before = outputs.length;
+      this.placingLiquidationOrder = true;
+      try {
+        this.bookOperation(cmd, seq, touched, undo, outputs, true);
+      } finally {
+        this.placingLiquidationOrder = false;
+      }
+      for (let i = before; i < outputs.length; i++) if (outputs[i]!.type === "trade") traded = true;
+    }
+    return traded;
+  }
+
+  /** A book event as an output (decimal strings on the instrument's grid). */
+  private orderOutput(e: BookEvent, seq: number): OrderOutput {
+    const inst = this.state.instruments.get(e.symbol)!;
+    const px = (ticks: number): string => formatSteps(BigInt(ticks), inst.tickSize);
+    const lots = (n: number): string => formatSteps(BigInt(n), inst.lotSize);
+    switch (e.type) {
+      case "trade":
+        return {
+          type: "trade", seq, id: e.id, symbol: e.symbol, price: px(e.price), qty: lots(e.qty), buyer: e.buyer, seller: e.seller,
+          taker: e.taker, makerOrderId: e.makerOrderId, takerOrderId: e.takerOrderId,
+        };
+      case "order.accepted":
+        return {
+          type: "order.accepted", seq, symbol: e.symbol, orderId: e.orderId, account: e.account, side: e.side, orderType: e.orderType,
+          price: e.price === null ? null : px(e.price), qty: lots(e.qty), tif: e.tif, reduceOnly: e.reduceOnly, stp: e.stp,
+        };
+      case "order.cancelled":
+        return {
+          type: "order.cancelled", seq, symbol: e.symbol, orderId: e.orderId, account: e.account, side: e.side,
+          price: e.price === null ? null : px(e.price), qty: lots(e.qty), reason: e.reason,
+        };
+      case "order.replaced":
+        return {
+          type: "order.replaced", seq, symbol: e.symbol, orderId: e.orderId, account: e.account, side: e.side,
+          oldPrice: px(e.oldPrice), oldQty: lots(e.oldQty), price: px(e.price), qty: lots(e.qty), priorityKept: e.priorityKept,
+        };
+      case "order.rejected":
+        return { type: "order.rejected", seq, symbol: e.symbol, request: e.request, orderId: e.orderId, account: e.account, code: e.code, message: e.message };
     }
   }
 
@@ -266,17 +471,42 @@ export class Core {
   }
 
   private record(outputs: readonly OutputEvent[]): void {
+    const m = this.history.matching;
     for (const o of outputs) {
-      if (o.type === "rejected") this.history.rejected.push(o);
-      else if (o.type === "liquidation") this.history.liquidations.push(o);
-      else if (o.type === "adl") this.history.adl.push(o);
-      else if (o.type === "insurance.cover") this.history.insuranceCovers.push(o);
-      else this.history.marginCalls.push(o);
+      switch (o.type) {
+        case "rejected": this.history.rejected.push(o); break;
+        case "liquidation": this.history.liquidations.push(o); break;
+        case "adl": this.history.adl.push(o); break;
+        case "insurance.cover": this.history.insuranceCovers.push(o); break;
+        case "margin.call": this.history.marginCalls.push(o); break;
+        case "trade": m.trades++; break;
+        case "order.accepted": m.accepted++; break;
+        case "order.cancelled": m.cancelled++; break;
+        case "order.replaced": m.replaced++; break;
+        case "order.rejected": m.rejected++; break;
+      }
     }
+  }
+
+  /** The pre-trade check's view: the kernel's figures of one account, computed fresh. */
+  private figuresOf(account: string): AccountFigures {
+    const acct = this.state.accounts.get(account);
+    if (acct === undefined) return NO_FIGURES;
+    this.sync.computeAccounts([acct.slot]);
+    const b = this.margin.book;
+    return {
+      crossEquityMinor: b.acct_equity_minor[acct.slot]!,
+      crossImMinor: b.acct_im_minor[acct.slot]!,
+      isolated: (symbol) => {
+        const pos = acct.positions.get(symbol);
+        return pos === undefined ? ZERO_PAIR : { equityMinor: b.pos_equity_minor[pos.slot]!, imMinor: b.pos_im_minor[pos.slot]! };
+      },
+    };
   }
 
   /** Figures for decide (withdrawal and transfer checks), computed by the kernel on demand. */
   private readonly marginView: MarginView = {
+    openOrderMargin: (account) => openOrderMargin(this.risk, account),
     cross: (account) => {
       const acct = this.state.accounts.get(account);
       if (acct === undefined) return { equityMinor: 0n, imMinor: 0n };
@@ -311,4 +541,14 @@ export class Core {
     this.sync.writeAll();
     return this.sync.computeAll();
   }
+}
+
+const LOTS_MAX = BigInt(MAX_QTY_LOTS);
+const ZERO_PAIR = { equityMinor: 0n, imMinor: 0n };
+const NO_FIGURES: AccountFigures = { crossEquityMinor: 0n, crossImMinor: 0n, isolated: () => ZERO_PAIR };
+
+/** The `order.rejected` output that follows a rejected order event's `rejected` output. */
+function orderRejected(seq: number, e: InputEvent & { type: "order.new" | "order.cancel" | "order.replace" }, r: Rejection): OrderRejectedOutput {
+  const request = e.type === "order.new" ? "new" : e.type === "order.cancel" ? "cancel" : "replace";
+  return { type: "order.rejected", seq, symbol: e.symbol, request, orderId: e.id, account: e.account, code: r.code, message: r.message };
 }

@@ -2,8 +2,10 @@
 // figures through MarginView), never writes it. SPEC §4 fills, §6 funding, §8 rules.
 import type {
   AssetEvent, DepositEvent, FundingEvent, InputEvent, InstrumentEvent, LeverageEvent, MarginModeEvent,
-  MarginTransferEvent, MarkEvent, CollateralPriceEvent, TradeEvent, WithdrawEvent,
+  MarginTransferEvent, MarkEvent, CollateralPriceEvent, OrderEvent, TradeEvent, WithdrawEvent,
 } from "../events/types.js";
+import type { OrderCommand } from "../matching/engine.js";
+import { MAX_BOOKS_PER_ENGINE, MAX_QTY_LOTS } from "../matching/types.js";
 import { RejectError, type Rejection } from "../events/errors.js";
 import { abs, checkI64, divCeil, divFloor, min, max, OverflowError, RATE_SCALE, sign, I64_MAX } from "../numbers/int.js";
 import { decimalToString } from "../numbers/decimal.js";
@@ -19,12 +21,24 @@ export interface MarginView {
   cross(account: string): { equityMinor: bigint; imMinor: bigint };
   /** Isolated equity (m + U) and initial margin of a position. */
   isolated(account: string, symbol: string): { equityMinor: bigint; imMinor: bigint };
+  /**
+   * What the account's open orders need from its cross wallet (docs/matching.md "Pre-trade
+   * risk": Σ cross-symbol order charges + Σ isolated-symbol needs); 0 without orders.
+   */
+  openOrderMargin?(account: string): bigint;
 }
 
-export type Decision = { ok: true; effects: Effect[] } | { ok: false; rejection: Rejection };
+/**
+ * Effects, plus for an order event the book operation the pipeline runs inside the event's
+ * transaction (its trades then apply like `trade` events).
+ */
+export type Decision = { ok: true; effects: Effect[]; order?: OrderCommand } | { ok: false; rejection: Rejection };
 
 export function decide(state: State, event: InputEvent, margin: MarginView): Decision {
   try {
+    if (event.type === "order.new" || event.type === "order.cancel" || event.type === "order.replace") {
+      return { ok: true, effects: [], order: decideOrder(state, event) };
+    }
     return { ok: true, effects: decideOrThrow(state, event, margin) };
   } catch (err) {
     if (err instanceof RejectError) return { ok: false, rejection: err.rejection };
@@ -35,7 +49,7 @@ export function decide(state: State, event: InputEvent, margin: MarginView): Dec
   }
 }
 
-function decideOrThrow(state: State, e: InputEvent, margin: MarginView): Effect[] {
+function decideOrThrow(state: State, e: Exclude<InputEvent, OrderEvent>, margin: MarginView): Effect[] {
   switch (e.type) {
     case "asset": return decideAsset(state, e);
     case "instrument": return decideInstrument(state, e);
@@ -110,6 +124,9 @@ function decideInstrument(state: State, e: InstrumentEvent): Effect[] {
     insuranceShareE8: toRateE8(e.insuranceShare, "insuranceShare", 0n, RATE_SCALE),
   };
   const old = state.instruments.get(e.symbol);
+  if (old === undefined && state.instruments.size >= MAX_BOOKS_PER_ENGINE) {
+    fail("E_RANGE", "symbol", `at most ${MAX_BOOKS_PER_ENGINE} instruments (one order book each)`);
+  }
   if (old !== undefined && old.kMinor !== kMinor) {
     fail("E_INSTRUMENT", "tickSize", `cannot change the contract size of ${e.symbol} (tickSize × lotSize)`);
   }
@@ -155,8 +172,9 @@ function decideWithdraw(state: State, e: WithdrawEvent, margin: MarginView): Eff
   const sDecimals = state.assets.get(state.settlementAsset!)?.decimals ?? 0;
   const equityDrop = collateralValueMinor(before, asset, sDecimals) - collateralValueMinor(after, asset, sDecimals);
   const cross = margin.cross(e.account);
-  if (cross.equityMinor - equityDrop < cross.imMinor) {
-    fail("E_MARGIN", "amount", "would leave cross equity below initial margin");
+  const orders = margin.openOrderMargin?.(e.account) ?? 0n;
+  if (cross.equityMinor - equityDrop < cross.imMinor + orders) {
+    fail("E_MARGIN", "amount", orders === 0n ? "would leave cross equity below initial margin" : "would leave cross equity below initial margin plus the open orders' margin");
   }
   const d = new Draft(state);
   d.setBalance(e.account, e.asset, after);
@@ -223,7 +241,10 @@ function decideTransfer(state: State, e: MarginTransferEvent, margin: MarginView
   if (amount > 0n) {
     if (B - amount < 0n) fail("E_MARGIN", "amount", `would leave the ${s.name} balance below 0`);
     const cross = margin.cross(e.account);
-    if (cross.equityMinor - amount < cross.imMinor) fail("E_MARGIN", "amount", "would leave cross equity below initial margin");
+    const orders = margin.openOrderMargin?.(e.account) ?? 0n;
+    if (cross.equityMinor - amount < cross.imMinor + orders) {
+      fail("E_MARGIN", "amount", orders === 0n ? "would leave cross equity below initial margin" : "would leave cross equity below initial margin plus the open orders' margin");
+    }
   } else {
     if (pos.isolatedMarginMinor + amount < 0n) fail("E_MARGIN", "amount", "would leave the isolated margin below 0");
     const iso = margin.isolated(e.account, e.symbol);
@@ -246,18 +267,64 @@ function decideTrade(state: State, e: TradeEvent): Effect[] {
   const inst = instrumentOf(state, e.symbol);
   const price = toTicks(e.price, inst, "price");
   const qty = toLots(e.qty, inst, "qty");
+  return tradeEffects(state, inst, price, qty, e.buyer, e.seller, e.taker, idKey(e.type, e.id));
+}
+
+/**
+ * A fill (SPEC §4): buyer leg, seller leg, fees by the taker side to @fees, the first trade's
+ * price as the mark, the id (external trades only), notes of insurance covers. The one path
+ * for external `trade` events and the book's own trades. Throws OverflowError (E_OVERFLOW).
+ */
+export function tradeEffects(
+  state: State, inst: Instrument, price: bigint, qty: bigint, buyer: string, seller: string, taker: "buyer" | "seller", idKeyOrNull: string | null,
+): Effect[] {
   const s = state.settlementAsset!;
   const notional = checkI64(qty * price * inst.kMinor, "trade notional");
-  const buyerFee = feeDeltaMinor(notional, e.taker === "buyer" ? inst.takerFeeE8 : inst.makerFeeE8);
-  const sellerFee = feeDeltaMinor(notional, e.taker === "seller" ? inst.takerFeeE8 : inst.makerFeeE8);
+  const buyerFee = feeDeltaMinor(notional, taker === "buyer" ? inst.takerFeeE8 : inst.makerFeeE8);
+  const sellerFee = feeDeltaMinor(notional, taker === "seller" ? inst.takerFeeE8 : inst.makerFeeE8);
   const d = new Draft(state);
-  applyLeg(d, inst, s, e.buyer, qty, price, buyerFee);
-  applyLeg(d, inst, s, e.seller, -qty, price, sellerFee);
+  applyLeg(d, inst, s, buyer, qty, price, buyerFee);
+  applyLeg(d, inst, s, seller, -qty, price, sellerFee);
   d.addBalance(FEES, s, -(buyerFee + sellerFee), "fee pool balance");
   if (inst.markTicks === 0n) d.push({ t: "mark", symbol: inst.symbol, ticks: price });
-  d.push({ t: "id", key: idKey(e.type, e.id), seen: true });
+  if (idKeyOrNull !== null) d.push({ t: "id", key: idKeyOrNull, seen: true });
   for (const c of d.covers) d.push({ t: "cover", ...c });
   return d.effects();
+}
+
+// ---------------------------------------------------------------- orders
+
+const QTY_LOTS_MAX = BigInt(MAX_QTY_LOTS);
+
+/** An order quantity as lots the book can hold (1..2^53−1). */
+function orderLots(d: Parameters<typeof toLots>[0], inst: Instrument, field: string): number {
+  const lots = toLots(d, inst, field);
+  if (lots > QTY_LOTS_MAX) fail("E_RANGE", field, "exceeds 2^53-1 lots");
+  return Number(lots);
+}
+
+/**
+ * An order event → the book command (ticks and lots). Everything stateful — duplicate ids,
+ * reduce-only, book limits, post-only, FOK, the pre-trade margin check — is the book's
+ * (with the aggregate's RiskHooks), run by the pipeline inside the event's transaction.
+ */
+function decideOrder(state: State, e: OrderEvent): OrderCommand {
+  const inst = instrumentOf(state, e.symbol);
+  if (state.settlementAsset === null) fail("E_UNKNOWN", "symbol", "no settlement asset");
+  if (e.type === "order.cancel") return { type: "order.cancel", symbol: e.symbol, account: e.account, id: e.id };
+  const price = e.price === undefined ? undefined : Number(toTicks(e.price, inst, "price"));
+  if (e.type === "order.replace") {
+    const qty = e.qty === undefined ? undefined : orderLots(e.qty, inst, "qty");
+    return {
+      type: "order.replace", symbol: e.symbol, account: e.account, id: e.id,
+      ...(price === undefined ? {} : { price }), ...(qty === undefined ? {} : { qty }),
+    };
+  }
+  const base = {
+    type: "order.new" as const, symbol: e.symbol, id: e.id, account: e.account, side: e.side, orderType: e.orderType,
+    qty: orderLots(e.qty, inst, "qty"), tif: e.tif, reduceOnly: e.reduceOnly, stp: e.stp,
+  };
+  return price === undefined ? base : { ...base, price };
 }
 
 /**

@@ -29,7 +29,11 @@ export function evolve(state: State, e: Effect): Effect {
       const inst: Instrument = { ...e.params, slot, markTicks: old?.markTicks ?? 0n, positions: old?.positions ?? [] };
       state.instruments.set(inst.symbol, inst);
       state.instrumentsBySlot[slot] = inst;
-      if (old === undefined) return { t: "instrument.remove", symbol: inst.symbol };
+      if (old === undefined) {
+        const full = state.books.engine.addSymbol(inst.symbol); // decide checked the limit
+        assert(full === null, `book for ${inst.symbol} opens`);
+        return { t: "instrument.remove", symbol: inst.symbol };
+      }
       return { t: "instrument", params: old };
     }
     case "instrument.remove": {
@@ -38,6 +42,7 @@ export function evolve(state: State, e: Effect): Effect {
       assert(old.slot === state.instrumentsBySlot.length - 1, "instrument removed is the last slot");
       state.instruments.delete(e.symbol);
       state.instrumentsBySlot.pop();
+      state.books.engine.removeSymbol(e.symbol); // pristine: its defining event is being undone
       return { t: "instrument", params: old };
     }
     case "account.open": {

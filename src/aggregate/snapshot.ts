@@ -5,9 +5,12 @@
 import { createHash } from "node:crypto";
 import { decimalToString, parseDecimal, type Decimal } from "../numbers/decimal.js";
 import { compareStrings, emptyState, type Account, type Instrument, type Position, type State } from "./state.js";
+import type { BookKind } from "./books.js";
+import type { BookDump } from "../matching/book.js";
 
 export const SNAPSHOT_FORMAT = "mmc.snapshot";
-export const SNAPSHOT_VERSION = 1;
+/** 2: the order books are part of the state (`books`). */
+export const SNAPSHOT_VERSION = 2;
 
 type Big = string;
 
@@ -27,6 +30,11 @@ export interface StateDoc {
     positions: { symbol: string; qtyLots: Big; costLotTicks: Big; isolatedMarginMinor: Big; mode: Position["mode"]; leverage: number; callLatched: boolean }[];
   }[];
   seenIds: string[];
+  /**
+   * Order books by symbol: resting orders in price-time order (bids best first, FIFO within
+   * a level, then asks), every used order id per account, the arrival and trade counters.
+   */
+  books: ({ symbol: string } & BookDump)[];
 }
 
 const byName = <T extends { name: string }>(a: T, b: T): number => compareStrings(a.name, b.name);
@@ -42,6 +50,7 @@ export function stateToDoc(state: State): StateDoc {
     instruments: [...state.instruments.values()].sort((a, b) => compareStrings(a.symbol, b.symbol)).map(instrumentDoc),
     accounts: [...state.accounts.values()].sort(byName).map(accountDoc),
     seenIds: [...state.seenIds].sort(compareStrings),
+    books: state.books.engine.symbols().map((symbol) => ({ symbol, ...state.books.engine.book(symbol)!.dump() })),
   };
 }
 
@@ -79,8 +88,8 @@ function dec(s: string): Decimal {
 }
 
 /** Rebuilds a state from its canonical document (slots assigned in sorted order). */
-export function docToState(doc: StateDoc): State {
-  const state = emptyState();
+export function docToState(doc: StateDoc, book: BookKind = "fast"): State {
+  const state = emptyState(book);
   state.seq = doc.seq;
   state.ts = doc.ts;
   state.settlementAsset = doc.settlementAsset;
@@ -98,6 +107,8 @@ export function docToState(doc: StateDoc): State {
     };
     state.instruments.set(inst.symbol, inst);
     state.instrumentsBySlot.push(inst);
+    const full = state.books.engine.addSymbol(inst.symbol);
+    if (full !== null) throw new Error(`snapshot: ${full.message}`);
   }
   for (const a of doc.accounts) {
     const acct: Account = {
@@ -119,5 +130,9 @@ export function docToState(doc: StateDoc): State {
     }
   }
   for (const id of doc.seenIds) state.seenIds.add(id);
+  for (const b of doc.books ?? []) {
+    if (!state.instruments.has(b.symbol)) throw new Error(`snapshot: a book for the unknown symbol ${b.symbol}`);
+    state.books.engine.loadBook(b.symbol, { seq: b.seq, trades: b.trades, orders: b.orders, ids: b.ids });
+  }
   return state;
 }

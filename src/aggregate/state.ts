@@ -5,6 +5,7 @@
 // matters (reports, hashing, liquidation order) the code sorts explicitly.
 import type { Decimal } from "../numbers/decimal.js";
 import type { MarginMode } from "../events/types.js";
+import { Books, type BookKind } from "./books.js";
 
 export const INSURANCE = "@insurance";
 export const FEES = "@fees";
@@ -84,10 +85,12 @@ export interface State {
   readonly instrumentsBySlot: Instrument[];
   /** Idempotency: `${type}:${id}` of applied events with an id. */
   readonly seenIds: Set<string>;
+  /** The order books, one per instrument (docs/matching.md "Pipeline integration"). */
+  readonly books: Books;
 }
 
-export function emptyState(): State {
-  return {
+export function emptyState(book: BookKind = "fast"): State {
+  const state: Omit<State, "books"> & { books: Books | null } = {
     seq: 0,
     ts: 0,
     settlementAsset: null,
@@ -98,7 +101,10 @@ export function emptyState(): State {
     accountsBySlot: [],
     instrumentsBySlot: [],
     seenIds: new Set(),
+    books: null,
   };
+  state.books = new Books(state as State, book);
+  return state as State;
 }
 
 export function settlement(state: State): Asset | null {

@@ -21,8 +21,9 @@ import { MAX_LEVELS_PER_SIDE, MAX_RESTING_ORDERS_PER_BOOK } from "./types.js";
  * Contract: `positionLots` reflects every trade this book emitted in earlier operations
  * (the caller applies an operation's trades before the next operation); the book itself
  * accounts for fills made during the current operation. Hooks must be pure reads, must
- * not call back into the book, and must not retain the `order` object they are given
- * (the fast book reuses it).
+ * not call the book's mutating methods (read-only ones — sweepPrice, accountOrders, order,
+ * levels — are fine: they run before the operation changes anything), and must not retain
+ * the `order` object they are given (the fast book reuses it).
  */
 export interface RiskHooks {
   /** Signed position in lots (long > 0) of `account` in `symbol`. */

@@ -56,4 +56,84 @@ export interface RejectedOutput {
   readonly message: string;
 }
 
-export type OutputEvent = LiquidationOutput | AdlOutput | MarginCallOutput | InsuranceCoverOutput | RejectedOutput;
+// ---- order flow (docs/matching.md "Pipeline integration"). Prices and quantities are decimal
+// strings on the instrument's grid; `seq` is the input event that caused them.
+
+/** A fill made by the book; it was applied to both accounts exactly like a `trade` event. */
+export interface TradeOutput {
+  readonly type: "trade";
+  readonly seq: number;
+  /** `${symbol}:${n}`, n = 1, 2, … per book. */
+  readonly id: string;
+  readonly symbol: string;
+  readonly price: string;
+  readonly qty: string;
+  readonly buyer: string;
+  readonly seller: string;
+  readonly taker: "buyer" | "seller";
+  readonly makerOrderId: string;
+  readonly takerOrderId: string;
+}
+
+export interface OrderAcceptedOutput {
+  readonly type: "order.accepted";
+  readonly seq: number;
+  readonly symbol: string;
+  readonly orderId: string;
+  readonly account: string;
+  readonly side: "buy" | "sell";
+  readonly orderType: "limit" | "market";
+  /** null for market orders. */
+  readonly price: string | null;
+  /** After a reduce-only cap. */
+  readonly qty: string;
+  readonly tif: "GTC" | "IOC" | "FOK" | "POST_ONLY";
+  readonly reduceOnly: boolean;
+  readonly stp: "cancel-taker" | "cancel-maker" | "cancel-both";
+}
+
+export interface OrderCancelledOutput {
+  readonly type: "order.cancelled";
+  readonly seq: number;
+  readonly symbol: string;
+  readonly orderId: string;
+  readonly account: string;
+  readonly side: "buy" | "sell";
+  readonly price: string | null;
+  /** The quantity cancelled (what was left). */
+  readonly qty: string;
+  readonly reason: "user" | "unfilled" | "no-liquidity" | "stp" | "reduce-only" | "liquidation";
+}
+
+export interface OrderReplacedOutput {
+  readonly type: "order.replaced";
+  readonly seq: number;
+  readonly symbol: string;
+  readonly orderId: string;
+  readonly account: string;
+  readonly side: "buy" | "sell";
+  readonly oldPrice: string;
+  readonly oldQty: string;
+  readonly price: string;
+  readonly qty: string;
+  readonly priorityKept: boolean;
+}
+
+/**
+ * An order operation refused. For an input order event it follows the event's `rejected`
+ * output (same code and message); for an @insurance liquidation order it stands alone.
+ */
+export interface OrderRejectedOutput {
+  readonly type: "order.rejected";
+  readonly seq: number;
+  readonly symbol: string;
+  readonly request: "new" | "cancel" | "replace";
+  readonly orderId: string;
+  readonly account: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export type OrderOutput = TradeOutput | OrderAcceptedOutput | OrderCancelledOutput | OrderReplacedOutput | OrderRejectedOutput;
+
+export type OutputEvent = LiquidationOutput | AdlOutput | MarginCallOutput | InsuranceCoverOutput | RejectedOutput | OrderOutput;

@@ -4,7 +4,7 @@ import { divCeil, divHalfEven, abs } from "../numbers/int.js";
 import { formatScaled, formatSteps } from "../numbers/decimal.js";
 import { compareStrings, SYSTEM_ACCOUNTS, type Instrument, type Position } from "../aggregate/state.js";
 import { stateHash } from "../aggregate/snapshot.js";
-import type { Core } from "../pipeline.js";
+import type { Core, MatchingCounts } from "../pipeline.js";
 import type { AdlOutput, InsuranceCoverOutput, LiquidationOutput, MarginCallOutput } from "./events.js";
 
 export interface PositionReport {
@@ -40,6 +40,10 @@ export interface Report {
   marginCalls: MarginCallOutput[];
   insuranceCovers: InsuranceCoverOutput[];
   rejected: { seq: number; code: string; message: string }[];
+  /** Order flow so far: trades and order outputs (counts; the outputs are journaled). */
+  matching: MatchingCounts;
+  /** Resting orders per symbol as `mmc match` prints them: [price, qty] per level, best first. */
+  books: Record<string, { bids: [string, string][]; asks: [string, string][] }>;
 }
 
 const RATIO_DECIMALS = 8;
@@ -126,6 +130,14 @@ export function buildReport(core: Core): Report {
       positions,
     };
   }
+  const books: Report["books"] = {};
+  for (const symbol of state.books.engine.symbols()) {
+    const inst = state.instruments.get(symbol)!;
+    const book = state.books.engine.book(symbol)!;
+    const fmt = (levels: [number, number][]): [string, string][] =>
+      levels.map(([p, q]) => [formatSteps(BigInt(p), inst.tickSize), formatSteps(BigInt(q), inst.lotSize)]);
+    books[symbol] = { bids: fmt(book.levels("buy")), asks: fmt(book.levels("sell")) };
+  }
   const marks: Record<string, string> = {};
   for (const inst of [...state.instruments.values()].sort((x, y) => compareStrings(x.symbol, y.symbol))) {
     if (inst.markTicks > 0n) marks[inst.symbol] = formatSteps(inst.markTicks, inst.tickSize);
@@ -140,5 +152,7 @@ export function buildReport(core: Core): Report {
     marginCalls: history.marginCalls,
     insuranceCovers: history.insuranceCovers,
     rejected: history.rejected.map((r) => ({ seq: r.seq, code: r.code, message: r.message })),
+    matching: { ...history.matching },
+    books,
   };
 }
