@@ -4,6 +4,7 @@
 // price moves, occasional withdrawals and a few malformed lines. Same seed ⇒ same lines.
 // It emits wire-format objects (what NDJSON holds), so the whole pipeline is exercised.
 import { Prng } from "../util/prng.js";
+import { generateOrderFlow } from "./orderflow.js";
 
 export interface MarketOptions {
   readonly seed: number;
@@ -17,6 +18,12 @@ export interface MarketOptions {
   readonly badLineRate?: number;
   /** Interleave instrument/account setup with trading rather than all up front. */
   readonly fundingEvery?: number;
+  /**
+   * Trade through the order book (src/demo/orderflow.ts): market makers, takers, cancels and
+   * replaces, liquidations unwound by @insurance through the book. Default false: the
+   * original fills-only tape of `trade` events.
+   */
+  readonly orderFlow?: boolean;
 }
 
 interface InstrumentSpec {
@@ -71,6 +78,10 @@ function fmt(units: bigint, decimals: number): string {
 /** Exactly `opts.events` lines (some steps emit several lines; the tail is cut). */
 export function* generateMarket(opts: MarketOptions): Generator<GeneratedLine> {
   if (!Number.isSafeInteger(opts.events) || opts.events < 1) throw new RangeError("generateMarket: events must be a positive integer");
+  if (opts.orderFlow === true) {
+    yield* generateOrderFlow(opts);
+    return;
+  }
   let n = 0;
   for (const line of generateRaw(opts)) {
     yield line;

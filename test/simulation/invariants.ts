@@ -4,7 +4,8 @@ import { Core } from "../../src/pipeline.js";
 import { INSURANCE, SYSTEM_ACCOUNTS, type State } from "../../src/aggregate/state.js";
 import { ACCT_LIQUIDATABLE, POS_LIQUIDATABLE } from "../../src/margin/engine.js";
 import { divCeil, divFloor, RATE_SCALE } from "../../src/numbers/int.js";
-import { parseDecimal, decimalToScaled } from "../../src/numbers/decimal.js";
+import { parseDecimal, decimalToScaled, decimalToSteps } from "../../src/numbers/decimal.js";
+import { feeDeltaMinor } from "../../src/aggregate/decide.js";
 import type { InputEvent } from "../../src/events/types.js";
 import type { ApplyResult } from "../../src/pipeline.js";
 
@@ -122,12 +123,24 @@ export function checkInvariants(core: Core, ledger: Ledger, insuranceDelta: bigi
     }
   }
   // Insurance fund: its equity moves only by fee shares, deficits covered, funding surpluses,
-  // its own deposits and the P&L of the inventory it holds (takeovers and ADL are at mark).
+  // its own deposits, the P&L of the inventory it holds (takeovers and ADL are at mark) and
+  // its trades in the book (liquidation orders: the price against the mark, and the fee).
   const dec = s.settlementAsset === null ? 0 : s.assets.get(s.settlementAsset)!.decimals;
   let fromOutputs = 0n;
   for (const o of r.outputs) {
     if (o.type === "liquidation") fromOutputs += toMinor(o.feeToInsurance, dec) - toMinor(o.deficit, dec);
     if (o.type === "insurance.cover") fromOutputs -= toMinor(o.amount, dec);
+    if (o.type === "trade" && (o.buyer === INSURANCE || o.seller === INSURANCE)) {
+      const inst = s.instruments.get(o.symbol)!;
+      const lots = decimalToSteps(parseDecimal(o.qty)!, inst.lotSize)!;
+      const ticks = decimalToSteps(parseDecimal(o.price)!, inst.tickSize)!;
+      const notional = lots * ticks * inst.kMinor;
+      for (const [who, dir] of [[o.buyer, 1n], [o.seller, -1n]] as const) {
+        if (who !== INSURANCE) continue;
+        const taker = (o.taker === "buyer") === (dir === 1n);
+        fromOutputs += dir * inst.kMinor * lots * (inst.markTicks - ticks) + feeDeltaMinor(notional, taker ? inst.takerFeeE8 : inst.makerFeeE8);
+      }
+    }
   }
   const now = insuranceEquity(s);
   // A rejected event changes nothing, so its expected delta is zero.
