@@ -492,9 +492,10 @@ export class Core {
   private figuresOf(account: string): AccountFigures {
     const acct = this.state.accounts.get(account);
     if (acct === undefined) return NO_FIGURES;
-    this.sync.computeAccounts([acct.slot]);
+    const overflowed = this.sync.computeAccounts([acct.slot]) < 0;
     const b = this.margin.book;
     return {
+      overflowed,
       crossEquityMinor: b.acct_equity_minor[acct.slot]!,
       crossImMinor: b.acct_im_minor[acct.slot]!,
       isolated: (symbol) => {

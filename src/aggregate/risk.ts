@@ -35,6 +35,8 @@ import type { Instrument, State } from "./state.js";
 
 /** The kernel's figures of one account, computed fresh. */
 export interface AccountFigures {
+  /** Some figure of the account does not fit the kernel's 64-bit representation. */
+  readonly overflowed?: boolean;
   readonly crossEquityMinor: bigint;
   readonly crossImMinor: bigint;
   /** An isolated position's equity (m + U) and IM (zeros without a position). */
@@ -196,6 +198,7 @@ export function preTradeCheck(ctx: RiskContext, order: Readonly<OrderRequest>, s
   if (orderCharges(p, after) <= orderCharges(p, before)) return null;
   orders.set(symbol, after);
   const figs = ctx.figures(account);
+  if (figs.overflowed === true) return reject("E_OVERFLOW", "account", `${account}'s margin figures overflow the 64-bit representation`);
   const n = needs(ctx, account, orders, figs);
   const free = figs.crossEquityMinor - figs.crossImMinor - n.total;
   if (free < 0n) {
