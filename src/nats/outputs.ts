@@ -14,6 +14,7 @@ import { headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-n
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { OutputEvent } from "../outputs/events.js";
+import type { ErrorCode } from "../events/errors.js";
 import { Prng } from "../util/prng.js";
 import { backoffMs, unlessReconnected } from "./connect.js";
 import type { Logger } from "./log.js";
@@ -49,6 +50,18 @@ const enc = new TextEncoder();
 
 export function encodeOutput(event: OutputEvent): Uint8Array {
   return enc.encode(JSON.stringify(event));
+}
+
+/**
+ * The message body published for an output: the output as the core concluded it (what
+ * the journal keeps, byte for byte), except that a rejection of an oversized message
+ * carries E_TOO_LARGE (`sizeCode`, see decode.ts) where the core sees only a raw entry.
+ */
+export function publishedPayload(out: OutputEvent, sizeCode: ErrorCode | null): Uint8Array {
+  if (out.type === "rejected" && sizeCode !== null && out.code !== sizeCode) {
+    return encodeOutput({ ...out, code: sizeCode, message: `${sizeCode}: ${out.message}` });
+  }
+  return encodeOutput(out);
 }
 
 export class PublishAborted extends Error {

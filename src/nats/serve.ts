@@ -31,14 +31,15 @@ import { docToState, stateHash } from "../aggregate/snapshot.js";
 import { readSnapshotFile, writeSnapshotFile, type SnapshotFile } from "../snapshot-file.js";
 import { JournalWriter, readJournal, RECORD_KIND_DERIVED, RECORD_KIND_INPUT } from "../journal/index.js";
 import type { LogEntry } from "../events/types.js";
-import type { OutputEvent } from "../outputs/events.js";
 import { Core } from "../pipeline.js";
 import { Prng } from "../util/prng.js";
 import { backoffMs, connectForever } from "./connect.js";
 import { decodeMessage, sizeRejectionOf } from "./decode.js";
 import { createLogger, type Logger } from "./log.js";
 import { ServeMetrics, startMetricsServer } from "./metrics.js";
-import { comparePositions, encodeOutput, OutputPublisher, PublishAborted, type OutputPosition, type PendingOutput } from "./outputs.js";
+import { comparePositions, OutputPublisher, PublishAborted, publishedPayload, type OutputPosition, type PendingOutput } from "./outputs.js";
+import { decodeDerived, encodeDerived } from "../outputs/derived.js";
+import type { ErrorCode } from "../events/errors.js";
 import { startQueryService } from "./query.js";
 import {
   consumerInfoOrNull,
@@ -360,6 +361,7 @@ export class ServeHandle {
     let outIndex = 0;
     let inputs = 0;
     let derivedSeq = 0;
+    let sizeCode: ErrorCode | null = null;
     let lastHash = "";
     for (const rec of readJournal(this.opts.journal)) {
       if (rec.kind === RECORD_KIND_INPUT) {
@@ -378,12 +380,14 @@ export class ServeHandle {
         }
         outIndex = 0;
         derivedSeq = rec.seq;
+        sizeCode = sizeRejectionOf(rec.entry!);
       } else if (rec.kind === RECORD_KIND_DERIVED) {
         if (rec.seq !== derivedSeq) throw new FatalServeError(`journal: derived record for seq ${rec.seq} after input ${derivedSeq}`);
         const pos = { seq: rec.seq, index: outIndex++ };
         if (hw === null || comparePositions(pos, hw) > 0) {
-          const type = outputTypeOf(rec.payload);
-          pending.push({ ...pos, type, payload: Uint8Array.from(rec.payload) });
+          const out = decodeDerived(rec.payload);
+          const payload = sizeCode === null ? Uint8Array.from(rec.payload) : publishedPayload(out, sizeCode);
+          pending.push({ ...pos, type: out.type, payload });
           if (pending.length >= 10_000) await this.publisher.publish(pending.splice(0));
         }
       }
@@ -628,7 +632,7 @@ export class ServeHandle {
       }
       for (; k < decoded.entries.length; k++) {
         const entry = decoded.entries[k]!;
-        this.applyOne(entry, sseq, decoded.overrideCode, outs);
+        this.applyOne(entry, sseq, outs);
         entries++;
       }
       this.appliedSource = sseq;
@@ -659,20 +663,19 @@ export class ServeHandle {
     this.opts.onGroup?.({ seq: this.core.state.seq, sourceSeq: this.appliedSource, messages: toAck.length, entries, outputs: outs.length });
   }
 
-  private applyOne(entry: LogEntry, sourceSeq: number, overrideCode: string | null, outs: PendingOutput[]): void {
+  private applyOne(entry: LogEntry, sourceSeq: number, outs: PendingOutput[]): void {
     const r = this.core.apply(entry);
     const seq = this.journal.appendInput(entry, r.ts, sourceSeq);
     if (seq !== r.seq) throw new FatalServeError(`journal seq ${seq} differs from core seq ${r.seq}`);
-    const code = overrideCode ?? sizeRejectionOf(entry);
+    const sizeCode = sizeRejectionOf(entry);
     for (let i = 0; i < r.outputs.length; i++) {
-      let out: OutputEvent = r.outputs[i]!;
-      if (out.type === "rejected") {
-        this.metrics.rejected.inc({ code: code ?? out.code });
-        if (code !== null && out.code !== code) out = { ...out, code, message: `${code}: ${out.message}` };
-      }
-      const payload = encodeOutput(out);
-      this.journal.appendDerived(r.seq, r.ts, payload);
-      outs.push({ seq: r.seq, index: i, type: out.type, payload });
+      const out = r.outputs[i]!;
+      if (out.type === "rejected") this.metrics.rejected.inc({ code: sizeCode ?? out.code });
+      // The journal keeps the core's conclusion exactly (replay audits it); the message may
+      // differ only in the oversized-message code.
+      const derived = encodeDerived(out);
+      this.journal.appendDerived(r.seq, r.ts, derived);
+      outs.push({ seq: r.seq, index: i, type: out.type, payload: sizeCode === null ? derived : publishedPayload(out, sizeCode) });
     }
   }
 
@@ -703,12 +706,4 @@ export class ServeHandle {
       }
     }
   }
-}
-
-const td = new TextDecoder();
-
-function outputTypeOf(payload: Uint8Array): OutputType {
-  const t = (JSON.parse(td.decode(payload)) as { type?: unknown }).type;
-  if (t === "liquidation" || t === "adl" || t === "margin.call" || t === "rejected") return t;
-  throw new FatalServeError(`journal: derived record with unknown output type ${String(t)}`);
 }

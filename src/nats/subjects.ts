@@ -9,7 +9,8 @@
 //               token modulo n, the same function as nats-server's `{{partition(n, i)}}`
 //               subject-mapping transform, so a server mapping can compute them — or `all`
 //               for messages every partition must see (mark, funding, instrument, asset,
-//               collateral.price, and mixed batches). Single-account events: pa = pb.
+//               collateral.price, mixed batches, and for now order events: matching can
+//               touch any resting order's account). Single-account events: pa = pb.
 //               A trade: pa = partition(buyer), pb = partition(seller).
 //   <kind>      the event type with "." → "_" (`margin_mode`), `batch` for a binary batch
 //               (codec.ts), `event` when the publisher does not say.
@@ -20,9 +21,9 @@
 //   Today one `mmc serve` consumes all of `mmc.in.>` in stream order: the tokens cost
 //   nothing now and let a later version give each instance its own filter.
 //
-// Output — stream MMC_OUT, subjects `mmc.out.>`:
-//
-//   mmc.out.liquidation | mmc.out.adl | mmc.out.margin.call | mmc.out.rejected
+// Output — stream MMC_OUT, subjects `mmc.out.>`: `mmc.out.<type>` for every output event
+// type: mmc.out.liquidation, .adl, .margin.call, .insurance.cover, .rejected, and from the
+// matching engine .trade, .order.accepted|cancelled|replaced|rejected.
 //
 // Query — NATS micro service "mmc" (`$SRV.*` discovery and stats), endpoint
 //   `mmc.query.account` (request: an account name; reply: its report JSON) and
@@ -46,9 +47,10 @@ export const BATCH_SUBJECT = `${INPUT_PREFIX}.${ALL_PARTITIONS}.${ALL_PARTITIONS
 export const QUERY_ACCOUNT_SUBJECT = `${QUERY_PREFIX}.account`;
 export const QUERY_STATUS_SUBJECT = `${QUERY_PREFIX}.status`;
 
-export type OutputType = OutputEvent["type"];
-export const OUTPUT_TYPES: readonly OutputType[] = ["liquidation", "adl", "margin.call", "rejected"];
+/** An output event's type (OutputEvent["type"], or a newer type read back from a journal). */
+export type OutputType = OutputEvent["type"] | (string & {});
 
+/** `mmc.out.<type>` for every output type (liquidation, adl, margin.call, insurance.cover, rejected, trade, order.*…). */
 export function outputSubject(type: OutputType): string {
   return `${OUTPUT_PREFIX}.${type}`;
 }

@@ -12,7 +12,7 @@ import { generateMarketLines, type MarketOptions } from "../../src/demo/generate
 import { stateHash } from "../../src/aggregate/snapshot.js";
 import { Core } from "../../src/pipeline.js";
 import { readLog } from "../../src/replay.js";
-import { encodeOutput } from "../../src/nats/outputs.js";
+import { publishedPayload } from "../../src/nats/outputs.js";
 import { sizeRejectionOf } from "../../src/nats/decode.js";
 import { findNatsServer, LocalNatsServer, NATS_SERVER_INSTALL_HINT, type LocalServerOptions } from "../../src/nats/local-server.js";
 import type { OutputEvent } from "../../src/outputs/events.js";
@@ -75,8 +75,7 @@ export async function reference(file: string): Promise<Reference> {
     const r = core.apply(rec.entry, rec.ts);
     const code = sizeRejectionOf(rec.entry);
     r.outputs.forEach((o: OutputEvent, index) => {
-      const out = o.type === "rejected" && code !== null && o.code !== code ? { ...o, code, message: `${code}: ${o.message}` } : o;
-      outputs.push({ seq: r.seq, index, type: o.type, payload: td.decode(encodeOutput(out)) });
+      outputs.push({ seq: r.seq, index, type: o.type, payload: td.decode(publishedPayload(o, code)) });
     });
   }
   return { hash: stateHash(core.state), seq: core.state.seq, outputs, core };

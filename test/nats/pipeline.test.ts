@@ -10,6 +10,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { buildReport } from "../../src/outputs/report.js";
 import { stateHash } from "../../src/aggregate/snapshot.js";
 import { readJournal } from "../../src/journal/index.js";
+import { replayLog } from "../../src/replay.js";
 import { encodeBatch } from "../../src/events/codec.js";
 import { connectForever } from "../../src/nats/connect.js";
 import { silentLogger } from "../../src/nats/log.js";
@@ -190,5 +191,15 @@ describe("publish → serve", () => {
     const codes = bad.map((_, i) => rejected.find((r) => r.seq === base + 1 + i)?.code);
     expect(codes).toEqual(bad.map(([, , code]) => code));
     expect(rejected.some((r) => r.seq === base + bad.length + 1)).toBe(false);
+  });
+
+  test("the serve journal passes `mmc replay`'s audit (every derived record re-derived byte for byte)", async () => {
+    const hash = stateHash(serve.core.state);
+    const seq = serve.core.state.seq;
+    await serve.stop();
+    const core = await replayLog(journal, { audit: true });
+    expect(core.state.seq).toBe(seq);
+    expect(stateHash(core.state)).toBe(hash);
+    expect(core.history.rejected.length).toBeGreaterThan(0);
   });
 });
