@@ -19,6 +19,8 @@ import { progressBar } from "./progress.js";
 
 export interface DemoOptions {
   seed: number;
+  /** Orders through the matching engine (default), or the fills-only tape. */
+  orderFlow?: boolean;
   accounts: number;
   events: number;
   dir?: string;
@@ -37,7 +39,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   const ndjson = join(dir, "market.ndjson");
   const journal = join(dir, "market.journal");
   const showProgress = opts.progress !== false && !opts.json;
-  const market: MarketOptions = { seed: opts.seed, accounts: opts.accounts, events: opts.events };
+  const market: MarketOptions = { seed: opts.seed, accounts: opts.accounts, events: opts.events, orderFlow: opts.orderFlow !== false };
 
   // 1. Generate.
   let bar = progressBar("generate", opts.events, showProgress);
@@ -90,7 +92,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
 
   const summary = summarizeDemo(report, {
     dir, ndjson, journal, events: lines, journalBytes: statSync(journal).size, headHash: verified.headHash, journalRecords: verified.records,
-    processNs, replayNs, fund, deterministic, seed: opts.seed, accounts: opts.accounts,
+    processNs, replayNs, fund, deterministic, seed: opts.seed, accounts: opts.accounts, orderFlow: market.orderFlow === true,
   });
   process.stdout.write(opts.json ? JSON.stringify(summary.json, null, 2) + "\n" : summary.text);
   return deterministic ? 0 : 1;
@@ -110,6 +112,7 @@ interface DemoFacts {
   deterministic: boolean;
   seed: number;
   accounts: number;
+  orderFlow: boolean;
 }
 
 function summarizeDemo(r: Report, f: DemoFacts): { text: string; json: unknown } {
@@ -133,7 +136,9 @@ function summarizeDemo(r: Report, f: DemoFacts): { text: string; json: unknown }
   const rejectedByCode: Record<string, number> = {};
   for (const x of r.rejected) rejectedByCode[x.code] = (rejectedByCode[x.code] ?? 0) + 1;
   const json = {
-    seed: f.seed, accounts: f.accounts, events: f.events, dir: f.dir,
+    seed: f.seed, accounts: f.accounts, events: f.events, dir: f.dir, mode: f.orderFlow ? "order flow through matching" : "fills only",
+    matching: r.matching,
+    books: Object.fromEntries(Object.entries(r.books).map(([s, b]) => [s, { bestBid: b.bids[0] ?? null, bestAsk: b.asks[0] ?? null, bidLevels: b.bids.length, askLevels: b.asks.length }])),
     journal: { path: f.journal, bytes: f.journalBytes, records: f.journalRecords, derivedRecords: f.journalRecords - f.events, headHash: f.headHash, verified: true },
     process: { events_per_s: processPerS, elapsed_ms: Math.round(f.processNs / 1e6) },
     audit: { events_per_s: eventsPerS, elapsed_ms: Math.round(f.replayNs / 1e6), stateHash: r.stateHash, derivedRecordsMatch: true, deterministic: f.deterministic },
@@ -148,12 +153,19 @@ function summarizeDemo(r: Report, f: DemoFacts): { text: string; json: unknown }
     rejected: rejectedByCode,
   };
   const t: string[] = [];
-  t.push(`mmc demo — seed ${f.seed}, ${f.accounts} accounts, ${f.events} events`);
+  t.push(`mmc demo — seed ${f.seed}, ${f.accounts} accounts, ${f.events} events, ${f.orderFlow ? "orders through the matching engine" : "fills only"}`);
   t.push(`  log      ${f.ndjson}`);
   t.push(`  journal  ${f.journal} (${(f.journalBytes / 1e6).toFixed(1)} MB, ${f.events} inputs + ${f.journalRecords - f.events} derived records), chain verified, head ${f.headHash.slice(0, 16)}…`);
   t.push(`  process  ${processPerS.toLocaleString("en-US")} events/s (${Math.round(f.processNs / 1e6)} ms): apply, journal, fsync`);
   t.push(`  audit    ${eventsPerS.toLocaleString("en-US")} events/s (${Math.round(f.replayNs / 1e6)} ms): replayed the journal, every derived record matched, state ${f.deterministic ? "identical" : "MISMATCH"} (${r.stateHash.slice(0, 16)}…)`);
   t.push("");
+  if (f.orderFlow) {
+    const m = r.matching;
+    t.push(`matching: ${m.trades} trades, ${m.accepted} orders accepted, ${m.replaced} replaced, ${m.cancelled} cancelled, ${m.rejected} rejected (pre-trade margin, reduce-only, post-only, …)`);
+    for (const [s, b] of Object.entries(r.books)) {
+      t.push(`  ${s.padEnd(9)} bid ${b.bids[0] ? `${b.bids[0][1]} @ ${b.bids[0][0]}` : "-"}  ask ${b.asks[0] ? `${b.asks[0][1]} @ ${b.asks[0][0]}` : "-"}  (${b.bids.length}/${b.asks.length} levels)`);
+    }
+  }
   t.push(`positions open: ${positions.length} (${isolated} isolated, ${positions.length - isolated} cross); marks ${Object.entries(r.marks).map(([s, p]) => `${s} ${p}`).join(", ")}`);
   t.push(`liquidations: ${liq.length} (${json.liquidations.isolated} isolated, ${json.liquidations.cross} cross accounts), fees ${feeTotal.toFixed(2)}, deficits covered ${deficitTotal.toFixed(2)}; ADL fills ${r.adl.length}; margin calls ${r.marginCalls.length}`);
   t.push(`insurance fund: ${json.insuranceFund.start} → min ${fundMin?.equity ?? "-"} (seq ${fundMin?.seq ?? "-"}) → ${json.insuranceFund.end}`);

@@ -56,9 +56,9 @@ export async function exportCommand(journal: string, opts: { out?: string }): Pr
   return 0;
 }
 
-export async function generateCommand(opts: { seed: number; accounts: number; events: number; out?: string }): Promise<number> {
+export async function generateCommand(opts: { seed: number; accounts: number; events: number; orderFlow?: boolean; out?: string }): Promise<number> {
   const out = opts.out === undefined ? process.stdout : createWriteStream(opts.out);
-  for (const line of generateMarketLines({ seed: opts.seed, accounts: opts.accounts, events: opts.events })) {
+  for (const line of generateMarketLines({ seed: opts.seed, accounts: opts.accounts, events: opts.events, orderFlow: opts.orderFlow === true })) {
     if (!out.write(line + "\n")) await once(out, "drain");
   }
   if (out !== process.stdout) {

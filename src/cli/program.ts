@@ -35,6 +35,7 @@ export function buildProgram(): Command {
     .option("--accounts <n>", "number of trader accounts", intArg("accounts", 2), 2000)
     .option("--events <n>", "number of events", intArg("events", 100), 50_000)
     .option("--dir <path>", "where to write market.ndjson and market.journal (default: a temp dir)")
+    .option("--no-order-flow", "a tape of external fills instead of orders through the matching engine")
     .option("--json", "print the summary as JSON")
     .option("--no-progress", "no progress bars")
     .action(async (opts) => {
@@ -100,6 +101,7 @@ export function buildProgram(): Command {
     .option("--seed <n>", "generator seed", intArg("seed"), 42)
     .option("--accounts <n>", "number of trader accounts", intArg("accounts", 2), 1000)
     .option("--events <n>", "number of events", intArg("events", 1), 10_000)
+    .option("--order-flow", "orders through the matching engine (market makers, takers, cancels, replaces) instead of fills")
     .option("--out <file>", "output file (default stdout)")
     .action(async (opts) => {
       process.exitCode = await generateCommand(opts);
