@@ -12,6 +12,8 @@ export interface MarkBenchOptions {
   positions?: number;
   /** Quiet mark events measured. */
   marks?: number;
+  /** Crash mark events measured after the quiet ones (default 40). */
+  crashMarks?: number;
   seed?: number;
 }
 
@@ -75,7 +77,7 @@ export async function runMarkBench(opts: MarkBenchOptions = {}): Promise<MarkBen
   }
   const crash: number[] = [];
   let liquidations = 0;
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < (opts.crashMarks ?? 40); i++) {
     tick = Math.round(tick * 0.997); // a slide: each step liquidates the thinnest longs
     const e = ev({ type: "mark", symbol: "BTC-PERP", price: (tick / 10).toFixed(1) });
     const s = process.hrtime.bigint();
@@ -89,6 +91,8 @@ export async function runMarkBench(opts: MarkBenchOptions = {}): Promise<MarkBen
     positions,
     setup_ms: Math.round(setupMs),
     quiet: { events: quiet.length, latency_ns_p50: percentile(quiet, 0.5), latency_ns_p99: percentile(quiet, 0.99), latency_ns_max: quiet.at(-1)! },
-    crash: { events: crash.length, liquidations, latency_ns_p50: percentile(crash, 0.5), latency_ns_p99: percentile(crash, 0.99), latency_ns_max: crash.at(-1)! },
+    crash: crash.length === 0
+      ? { events: 0, liquidations: 0, latency_ns_p50: 0, latency_ns_p99: 0, latency_ns_max: 0 }
+      : { events: crash.length, liquidations, latency_ns_p50: percentile(crash, 0.5), latency_ns_p99: percentile(crash, 0.99), latency_ns_max: crash.at(-1)! },
   };
 }

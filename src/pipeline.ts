@@ -450,7 +450,8 @@ export class Core {
     for (let j = 0; j < sync.listCount; j++) {
       const p = sync.list[j]!;
       if (b.pos_mode[p] !== MODE_ISOLATED && sync.posLatch[p] === 0) continue;
-      const inZone = (b.pos_status[p]! & POS_CALL_ZONE) !== 0 && b.pos_qty_lots[p] !== 0n ? 1 : 0;
+      // The kernel sets POS_CALL_ZONE only for open isolated positions (q ≠ 0).
+      const inZone = (b.pos_status[p]! & POS_CALL_ZONE) !== 0 ? 1 : 0;
       if (inZone === sync.posLatch[p]) continue;
       const pos = this.state.positionsBySlot[p]!;
       if (SYSTEM_ACCOUNTS.includes(pos.account)) continue;
