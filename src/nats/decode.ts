@@ -31,7 +31,9 @@ export interface DecodedMessage {
   readonly entries: LogEntry[];
   /**
    * The code the `rejected` output must carry when it is not Core's own (an oversized
-   * message: Core sees a raw entry and would say E_JSON). Null otherwise.
+   * message: Core sees a raw entry and would say E_JSON). Null otherwise. Always equal to
+   * sizeRejectionOf(entries[0]), which is what serve uses (it also works on journaled
+   * entries, when outputs are republished).
    */
   readonly overrideCode: ErrorCode | null;
   readonly kind: "event" | "batch" | "bad-batch" | "oversize";

@@ -5,7 +5,7 @@
 //   1. each message: skip it if its stream seq is already journaled (ack it with the
 //      group); else decode it (one JSON event or a binary batch; bad → a raw entry), and
 //      for each entry `core.apply` → journal input record (with the stream seq) → journal
-//      derived records (the output events, as published);
+//      derived records (the core's output events, byte for byte: `mmc replay` audits them);
 //   2. journal.sync() — one fdatasync for the group;
 //   3. publish the group's outputs (msg ids `<seq>.<index>`, in order, awaiting acks);
 //   4. ack the group's messages.
@@ -31,7 +31,7 @@ import { docToState, stateHash } from "../aggregate/snapshot.js";
 import { readSnapshotFile, writeSnapshotFile, type SnapshotFile } from "../snapshot-file.js";
 import { JournalWriter, readJournal, RECORD_KIND_DERIVED, RECORD_KIND_INPUT } from "../journal/index.js";
 import type { LogEntry } from "../events/types.js";
-import { Core } from "../pipeline.js";
+import { Core, type ApplyResult } from "../pipeline.js";
 import { Prng } from "../util/prng.js";
 import { backoffMs, connectForever } from "./connect.js";
 import { decodeMessage, sizeRejectionOf } from "./decode.js";
@@ -363,6 +363,8 @@ export class ServeHandle {
     let derivedSeq = 0;
     let sizeCode: ErrorCode | null = null;
     let lastHash = "";
+    let lastApplied: ApplyResult | null = null;
+    const lastDerived: Uint8Array[] = [];
     for (const rec of readJournal(this.opts.journal)) {
       if (rec.kind === RECORD_KIND_INPUT) {
         if (snap !== null && rec.seq === snapSeq + 1 && lastHash !== snap.meta.journalHash) return mismatch();
@@ -370,7 +372,8 @@ export class ServeHandle {
           const r = this.core.apply(rec.entry!, rec.ts);
           if (r.seq !== rec.seq) throw new FatalServeError(`journal replay: record seq ${rec.seq} applied as ${r.seq}`);
           inputs++;
-        }
+          lastApplied = r;
+        } else lastApplied = null;
         if (rec.sourceSeq > 0) {
           if (rec.sourceSeq === lastSource) countAtLast++;
           else {
@@ -381,8 +384,10 @@ export class ServeHandle {
         outIndex = 0;
         derivedSeq = rec.seq;
         sizeCode = sizeRejectionOf(rec.entry!);
+        lastDerived.length = 0;
       } else if (rec.kind === RECORD_KIND_DERIVED) {
         if (rec.seq !== derivedSeq) throw new FatalServeError(`journal: derived record for seq ${rec.seq} after input ${derivedSeq}`);
+        lastDerived.push(rec.payload);
         const pos = { seq: rec.seq, index: outIndex++ };
         if (hw === null || comparePositions(pos, hw) > 0) {
           const out = decodeDerived(rec.payload);
@@ -394,6 +399,30 @@ export class ServeHandle {
       lastHash = Buffer.from(rec.hash).toString("hex");
     }
     if (snap !== null && this.journal.head.seq === snapSeq && lastHash !== snap.meta.journalHash) return mismatch();
+    if (lastApplied !== null) {
+      // A crash can cut the journal between an input and its derived records (the writer
+      // writes out its buffer whenever it fills). The core derives them again: complete the
+      // journal, so it audits and the outputs get published.
+      const outs = lastApplied.outputs;
+      for (let i = 0; i < lastDerived.length; i++) {
+        if (i >= outs.length || Buffer.compare(Buffer.from(lastDerived[i]!), Buffer.from(encodeDerived(outs[i]!))) !== 0) {
+          throw new FatalServeError(`journal: derived record ${i} of seq ${lastApplied.seq} differs from what the core derives on replay`);
+        }
+      }
+      if (lastDerived.length < outs.length) {
+        for (let i = lastDerived.length; i < outs.length; i++) {
+          const out = outs[i]!;
+          const derived = encodeDerived(out);
+          this.journal.appendDerived(lastApplied.seq, lastApplied.ts, derived);
+          const pos = { seq: lastApplied.seq, index: i };
+          if (hw === null || comparePositions(pos, hw) > 0) {
+            pending.push({ ...pos, type: out.type, payload: sizeCode === null ? derived : publishedPayload(out, sizeCode) });
+          }
+        }
+        this.journal.sync();
+        this.log.warn({ seq: lastApplied.seq, journaled: lastDerived.length, derived: outs.length }, "recovery: completed the derived records of the last input (cut by a crash)");
+      }
+    }
     if (snap !== null) {
       this.lastSnapshotSeq = snapSeq;
       this.log.info({ snapshot: this.snapshotPath, seq: snapSeq }, "snapshot: restored");

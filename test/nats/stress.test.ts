@@ -43,7 +43,7 @@ describe.skipIf(ROUNDS === 0)("crash stress", () => {
     const ref = await reference(file);
     const journal = join(dir, "serve.journal");
     const logFile = process.env.MMC_STRESS_LOG ?? join(dir, "serve.log");
-    const rng = new Prng(1234);
+    const rng = new Prng(Number(process.env.MMC_STRESS_SEED ?? 1234));
     let child: ChildProcess | null = null;
     const start = (): ChildProcess => {
       const fd = openSync(logFile, "a");
