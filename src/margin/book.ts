@@ -2,12 +2,25 @@
 // JS memory) and the kernel (WASM linear memory) expose identical views. The kernel reads
 // the same offsets from a layout table that kernel.ts writes into linear memory; the field
 // order below is mirrored by the F_* indices in assembly/layout.ts (checked at load time).
-import { MAX_TIERS, type BookCapacity, type MarginBook } from "./engine.js";
+import {
+  MAX_TIERS,
+  OUTPUTS_FLAGS,
+  OUTPUTS_FULL,
+  SUMMARY_LENGTH,
+  SUM_LIQ_ACCOUNTS,
+  SUM_LIQ_POSITIONS,
+  SUM_ZONE_ACCOUNTS,
+  SUM_ZONE_POSITIONS,
+  type BookCapacity,
+  type MarginBook,
+  type Outputs,
+} from "./engine.js";
 
 export type BookArrayName = Exclude<keyof MarginBook, "capacity">;
 /** "line": one 64-byte record per element (kernel scratch, one cache line per account). */
-export type FieldKind = "i64" | "i32" | "line";
-export type FieldDim = "positions" | "accounts" | "instruments" | "tiers";
+export type FieldKind = "i64" | "i32" | "u8" | "line";
+/** "summary": a fixed SUMMARY_LENGTH elements. */
+export type FieldDim = "positions" | "accounts" | "instruments" | "tiers" | "summary";
 
 export interface FieldSpec {
   readonly name: string;
@@ -34,6 +47,9 @@ export const BOOK_FIELDS: readonly (FieldSpec & { readonly name: BookArrayName }
   { name: "tier_cum_minor", kind: "i64", dim: "tiers" },
   // account inputs
   { name: "acct_base_minor", kind: "i64", dim: "accounts" },
+  // margin-call latches (inputs)
+  { name: "pos_call_latch", kind: "u8", dim: "positions" },
+  { name: "acct_call_latch", kind: "u8", dim: "accounts" },
   // position outputs
   { name: "pos_notional_minor", kind: "i64", dim: "positions" },
   { name: "pos_upnl_minor", kind: "i64", dim: "positions" },
@@ -47,21 +63,44 @@ export const BOOK_FIELDS: readonly (FieldSpec & { readonly name: BookArrayName }
   { name: "acct_mm_minor", kind: "i64", dim: "accounts" },
   { name: "acct_im_minor", kind: "i64", dim: "accounts" },
   { name: "acct_status", kind: "i32", dim: "accounts" },
+  // compact results
+  { name: "summary", kind: "i32", dim: "summary" },
+  { name: "list_liq_positions", kind: "i32", dim: "positions" },
+  { name: "list_liq_accounts", kind: "i32", dim: "accounts" },
+  { name: "list_zone_positions", kind: "i32", dim: "positions" },
+  { name: "list_zone_accounts", kind: "i32", dim: "accounts" },
 ];
 
 /** Inputs are the fields before the first output; ensureCapacity must keep them. */
-export const BOOK_INPUT_FIELD_COUNT = 14;
+export const BOOK_INPUT_FIELD_COUNT = 16;
+
+/** The output fields holding result lists, with the summary slot that counts their entries. */
+export const RESULT_LISTS: readonly { readonly name: BookArrayName; readonly countSlot: number }[] = [
+  { name: "list_liq_positions", countSlot: SUM_LIQ_POSITIONS },
+  { name: "list_liq_accounts", countSlot: SUM_LIQ_ACCOUNTS },
+  { name: "list_zone_positions", countSlot: SUM_ZONE_POSITIONS },
+  { name: "list_zone_accounts", countSlot: SUM_ZONE_ACCOUNTS },
+];
 
 /**
- * Kernel-private scratch after the book fields: per account, one cache line holding the exact
- * (128-bit) sums and flags while positions are added (positions hit accounts in random order,
- * so one line per account instead of seven arrays); and the list region computeList copies
- * into (a list of distinct positions never exceeds the position capacity, so it never needs
- * its own growth).
+ * Kernel-private scratch after the book fields (assembly/layout.ts documents each record):
+ * - acct_accumulators: per account, one cache line holding the exact (128-bit) sums, flags
+ *   and a call stamp while positions are added (positions hit accounts in random order, so
+ *   one line per account instead of seven arrays);
+ * - list_positions: the region computeList copies its list into (a list of distinct
+ *   positions never exceeds the position capacity, so it never needs its own growth);
+ * - pos_stamps: per position, the call that last listed it (duplicate detection);
+ * - inst_cache, inst_tiers: per instrument, the constants of the fast path, derived once per
+ *   call from the instrument's inputs (mark, k, tiers) when first needed;
+ * - acct_touched: the accounts a computeList call reached, in order of first appearance.
  */
 export const KERNEL_SCRATCH_FIELDS: readonly FieldSpec[] = [
   { name: "acct_accumulators", kind: "line", dim: "accounts" },
   { name: "list_positions", kind: "i32", dim: "positions" },
+  { name: "pos_stamps", kind: "i32", dim: "positions" },
+  { name: "inst_cache", kind: "line", dim: "instruments" },
+  { name: "inst_tiers", kind: "line", dim: "instruments" },
+  { name: "acct_touched", kind: "i32", dim: "accounts" },
 ];
 
 export const KERNEL_FIELDS: readonly FieldSpec[] = [...BOOK_FIELDS, ...KERNEL_SCRATCH_FIELDS];
@@ -113,11 +152,17 @@ export function fieldLength(f: FieldSpec, cap: BookCapacity): number {
       return cap.instruments;
     case "tiers":
       return cap.instruments * MAX_TIERS;
+    case "summary":
+      return SUMMARY_LENGTH;
   }
 }
 
+export function elementBytes(kind: FieldKind): number {
+  return kind === "line" ? 64 : kind === "i64" ? 8 : kind === "i32" ? 4 : 1;
+}
+
 export function fieldBytes(f: FieldSpec, cap: BookCapacity): number {
-  return fieldLength(f, cap) * (f.kind === "line" ? 64 : f.kind === "i64" ? 8 : 4);
+  return fieldLength(f, cap) * elementBytes(f.kind);
 }
 
 export interface Layout {
@@ -144,11 +189,12 @@ export function layoutFields(fields: readonly FieldSpec[], cap: BookCapacity, ba
 
 /** Typed-array views of the book fields over `buffer` (the first BOOK_FIELDS.length of the layout). */
 export function bookViews(buffer: ArrayBuffer, layout: Layout): MarginBook {
-  const views: Record<string, BigInt64Array | Int32Array> = {};
+  const views: Record<string, BigInt64Array | Int32Array | Uint8Array> = {};
   BOOK_FIELDS.forEach((f, j) => {
     const off = layout.offsets[j]!;
     const len = fieldLength(f, layout.capacity);
-    views[f.name] = f.kind === "i64" ? new BigInt64Array(buffer, off, len) : new Int32Array(buffer, off, len);
+    views[f.name] =
+      f.kind === "i64" ? new BigInt64Array(buffer, off, len) : f.kind === "u8" ? new Uint8Array(buffer, off, len) : new Int32Array(buffer, off, len);
   });
   return { capacity: layout.capacity, ...views } as unknown as MarginBook;
 }
@@ -168,6 +214,7 @@ export function copyInputs(from: MarginBook, to: MarginBook): void {
     const dst = to[name];
     if (src instanceof BigInt64Array && dst instanceof BigInt64Array) dst.set(src);
     else if (src instanceof Int32Array && dst instanceof Int32Array) dst.set(src);
+    else if (src instanceof Uint8Array && dst instanceof Uint8Array) dst.set(src);
   }
 }
 
@@ -183,6 +230,12 @@ export const ERR_TIER_COUNT = 7;
 export const ERR_MMR = 8;
 export const ERR_LIST_INDEX = 9;
 export const ERR_LIST_DUPLICATE = 10;
+
+/** Validates a compute* `outputs` argument (both engines). */
+export function checkOutputs(o: Outputs): Outputs {
+  if (o !== OUTPUTS_FULL && o !== OUTPUTS_FLAGS) throw new RangeError(`outputs must be OUTPUTS_FULL or OUTPUTS_FLAGS, got ${String(o)}`);
+  return o;
+}
 
 /** The RangeError message for an input error `code` found at position (or list entry) `index`. */
 export function inputErrorMessage(code: number, index: number): string {

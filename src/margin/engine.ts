@@ -23,6 +23,62 @@ export const MODE_ISOLATED = 1;
 
 export const MAX_TIERS = 8;
 
+/**
+ * What a compute* call writes (its optional last argument).
+ * - OUTPUTS_FULL (the default): every output below.
+ * - OUTPUTS_FLAGS: statuses (pos_status, acct_status), `summary` and the four result lists
+ *   only. The figures (pos_notional/upnl/mm/im/equity/tier, acct_equity/mm/im) of the
+ *   entities computed are left unspecified (stale); liquidationPrice of a cross position
+ *   needs a FULL compute of its account first. Statuses are exactly those of a FULL compute.
+ */
+export const OUTPUTS_FULL = 0;
+export const OUTPUTS_FLAGS = 1;
+export type Outputs = typeof OUTPUTS_FULL | typeof OUTPUTS_FLAGS;
+
+/**
+ * Slots of `book.summary` (an Int32Array of SUMMARY_LENGTH), rewritten by every successful
+ * compute* call; counts over the entities that call computed (computeAll: positions
+ * [0, nPositions) and accounts [0, nAccounts); computeList: the listed positions and their
+ * accounts). After a call that throws, the summary and the lists are unspecified.
+ */
+export const SUM_POSITIONS = 0; // positions computed
+export const SUM_ACCOUNTS = 1; // accounts computed
+export const SUM_LIQ_POSITIONS = 2; // positions with POS_LIQUIDATABLE
+export const SUM_LIQ_ACCOUNTS = 3; // accounts with ACCT_LIQUIDATABLE
+export const SUM_OVERFLOW_POSITIONS = 4; // positions with POS_OVERFLOW
+export const SUM_OVERFLOW_ACCOUNTS = 5; // accounts with ACCT_OVERFLOW
+/** Positions whose zone bit (pos_status & POS_CALL_ZONE) differs from pos_call_latch != 0. */
+export const SUM_ZONE_POSITIONS = 6;
+/** Accounts whose zone bit (acct_status & ACCT_CALL_ZONE) differs from acct_call_latch != 0. */
+export const SUM_ZONE_ACCOUNTS = 7;
+export const SUMMARY_LENGTH = 16; // slots 8..15 are reserved (0)
+
+/** The summary as an object (convenience; hot paths read book.summary directly). */
+export interface ComputeSummary {
+  readonly positions: number;
+  readonly accounts: number;
+  readonly liquidatablePositions: number;
+  readonly liquidatableAccounts: number;
+  readonly overflowPositions: number;
+  readonly overflowAccounts: number;
+  readonly zoneChangedPositions: number;
+  readonly zoneChangedAccounts: number;
+}
+
+export function readSummary(book: MarginBook): ComputeSummary {
+  const s = book.summary;
+  return {
+    positions: s[SUM_POSITIONS]!,
+    accounts: s[SUM_ACCOUNTS]!,
+    liquidatablePositions: s[SUM_LIQ_POSITIONS]!,
+    liquidatableAccounts: s[SUM_LIQ_ACCOUNTS]!,
+    overflowPositions: s[SUM_OVERFLOW_POSITIONS]!,
+    overflowAccounts: s[SUM_OVERFLOW_ACCOUNTS]!,
+    zoneChangedPositions: s[SUM_ZONE_POSITIONS]!,
+    zoneChangedAccounts: s[SUM_ZONE_ACCOUNTS]!,
+  };
+}
+
 /** Sizes of the arrays the book was laid out for. */
 export interface BookCapacity {
   readonly positions: number;
@@ -55,6 +111,11 @@ export interface MarginBook {
   // ---- account inputs
   /** Cross base equity: settlement balance B + Σ haircut collateral value (floor). */
   readonly acct_base_minor: BigInt64Array;
+  // ---- margin-call latches (inputs; nonzero = latched, i.e. a call was sent and not re-armed)
+  /** Per position: the isolated margin-call latch. Compared with pos_status & POS_CALL_ZONE. */
+  readonly pos_call_latch: Uint8Array;
+  /** Per account: the cross margin-call latch. Compared with acct_status & ACCT_CALL_ZONE. */
+  readonly acct_call_latch: Uint8Array;
   // ---- position outputs
   readonly pos_notional_minor: BigInt64Array;
   readonly pos_upnl_minor: BigInt64Array;
@@ -69,6 +130,19 @@ export interface MarginBook {
   readonly acct_mm_minor: BigInt64Array;
   readonly acct_im_minor: BigInt64Array;
   readonly acct_status: Int32Array;
+  // ---- compact results of the last compute* call (see SUM_*)
+  /** SUMMARY_LENGTH counters, indexed by SUM_*. */
+  readonly summary: Int32Array;
+  /**
+   * Result lists, each filled from index 0 to its summary count, in computation order
+   * (computeAll: ascending index; computeList: list order for positions, order of first
+   * appearance of the account in the list for accounts). Each is as long as its index space,
+   * so it can never overflow.
+   */
+  readonly list_liq_positions: Int32Array; // SUM_LIQ_POSITIONS entries
+  readonly list_liq_accounts: Int32Array; // SUM_LIQ_ACCOUNTS entries
+  readonly list_zone_positions: Int32Array; // SUM_ZONE_POSITIONS entries
+  readonly list_zone_accounts: Int32Array; // SUM_ZONE_ACCOUNTS entries
 }
 
 export interface MarginEngine {
@@ -79,15 +153,19 @@ export interface MarginEngine {
    * Views of the book are replaced: re-read `book` after calling.
    */
   ensureCapacity(cap: BookCapacity): void;
-  /** Recomputes every position in [0, nPositions) and every account in [0, nAccounts). */
-  computeAll(nPositions: number, nAccounts: number): number;
+  /**
+   * Recomputes every position in [0, nPositions) and every account in [0, nAccounts).
+   * Returns the number of liquidatable entities (isolated positions + accounts); writes
+   * statuses, `summary`, the result lists and (OUTPUTS_FULL, the default) every figure.
+   */
+  computeAll(nPositions: number, nAccounts: number, outputs?: Outputs): number;
   /**
    * Recomputes the listed positions, and the cross figures of their accounts. The caller
    * passes every position of each account it wants figures for (account sums are rebuilt
    * from the listed positions only). Returns the number of liquidatable entities
-   * (isolated positions + accounts) among those computed.
+   * (isolated positions + accounts) among those computed. Outputs as for computeAll.
    */
-  computeList(positions: Int32Array, count: number): number;
+  computeList(positions: Int32Array, count: number, outputs?: Outputs): number;
   /**
    * SPEC §3 liquidation price in ticks of position p (isolated: the position; cross: its
    * account, other positions held fixed), or null. Requires p's account figures to be current.

@@ -12,6 +12,7 @@ import {
   KERNEL_FIELDS,
   bookViews,
   checkCapacity,
+  checkOutputs,
   fieldBytes,
   grownCapacity,
   inputErrorMessage,
@@ -19,7 +20,7 @@ import {
   sameCapacity,
   type Layout,
 } from "./book.js";
-import { MAX_TIERS, type BookCapacity, type MarginBook, type MarginEngine } from "./engine.js";
+import { MAX_TIERS, OUTPUTS_FULL, type BookCapacity, type MarginBook, type MarginEngine, type Outputs } from "./engine.js";
 
 // The project's TypeScript libs (ES2023 + @types/node 20) do not declare the WebAssembly
 // namespace, so the two pieces used here are typed locally.
@@ -36,9 +37,12 @@ interface KernelExports extends Record<string, unknown> {
   layoutTablePtr(): number;
   layoutFieldCount(): number;
   maxTiers(): number;
-  computeAll(nPositions: number, nAccounts: number): number;
-  computeList(count: number): number;
+  computeAll(nPositions: number, nAccounts: number, outputs: number): number;
+  computeList(count: number, outputs: number): number;
   errorIndex(): number;
+  checkedPositions(): number;
+  currentEpoch(): number;
+  setEpochForTest(epoch: number): void;
   liquidationPrice(p: number): bigint;
   bankruptcyPrice(p: number): number;
   resultHi(): bigint;
@@ -142,20 +146,35 @@ export class KernelMarginEngine implements MarginEngine {
     this.listView = this.makeListView();
   }
 
-  computeAll(nPositions: number, nAccounts: number): number {
+  computeAll(nPositions: number, nAccounts: number, outputs: Outputs = OUTPUTS_FULL): number {
     const cap = this.layout.capacity;
     checkCount(nPositions, cap.positions, "computeAll: nPositions");
     checkCount(nAccounts, cap.accounts, "computeAll: nAccounts");
-    return this.check(this.wasm.computeAll(nPositions, nAccounts));
+    return this.check(this.wasm.computeAll(nPositions, nAccounts, checkOutputs(outputs)));
   }
 
-  computeList(positions: Int32Array, count: number): number {
+  computeList(positions: Int32Array, count: number, outputs: Outputs = OUTPUTS_FULL): number {
     checkCount(count, positions.length, "computeList: count");
     if (count > this.layout.capacity.positions) {
       throw new RangeError("computeList: more entries than positions (duplicates)");
     }
+    const o = checkOutputs(outputs);
     this.listView.set(positions.subarray(0, count));
-    return this.check(this.wasm.computeList(count));
+    return this.check(this.wasm.computeList(count, o));
+  }
+
+  /**
+   * Diagnostics: how many positions of the last compute* call took the checked (slow) path
+   * instead of the fast one (docs/kernel.md).
+   */
+  checkedPositions(): number {
+    return this.wasm.checkedPositions();
+  }
+
+  /** Test support: the call counter the kernel stamps its scratch records with. */
+  epochForTest(set?: number): number {
+    if (set !== undefined) this.wasm.setEpochForTest(set);
+    return this.wasm.currentEpoch() >>> 0;
   }
 
   liquidationPrice(p: number): bigint | null {

@@ -24,6 +24,7 @@ import {
   ERR_MODE,
   ERR_TIER_COUNT,
   checkCapacity,
+  checkOutputs,
   copyInputs,
   createBook,
   grownCapacity,
@@ -38,12 +39,23 @@ import {
   MAX_TIERS,
   MODE_CROSS,
   MODE_ISOLATED,
+  OUTPUTS_FULL,
   POS_CALL_ZONE,
   POS_LIQUIDATABLE,
   POS_OVERFLOW,
+  SUMMARY_LENGTH,
+  SUM_ACCOUNTS,
+  SUM_LIQ_ACCOUNTS,
+  SUM_LIQ_POSITIONS,
+  SUM_OVERFLOW_ACCOUNTS,
+  SUM_OVERFLOW_POSITIONS,
+  SUM_POSITIONS,
+  SUM_ZONE_ACCOUNTS,
+  SUM_ZONE_POSITIONS,
   type BookCapacity,
   type MarginBook,
   type MarginEngine,
+  type Outputs,
 } from "./engine.js";
 
 const RATE = 100_000_000n;
@@ -337,19 +349,22 @@ export class ReferenceMarginEngine implements MarginEngine {
     this.current = book;
   }
 
-  computeAll(nPositions: number, nAccounts: number): number {
+  /** `outputs` is accepted for the contract; the reference always writes every output. */
+  computeAll(nPositions: number, nAccounts: number, outputs: Outputs = OUTPUTS_FULL): number {
+    checkOutputs(outputs);
     const b = this.current;
     checkCount(nPositions, b.capacity.positions, "computeAll: nPositions");
     checkCount(nAccounts, b.capacity.accounts, "computeAll: nAccounts");
     const sums = new Map<number, AccountSums>();
     for (let a = 0; a < nAccounts; a++) sums.set(a, this.emptySums(a));
-    let liquidatable = 0;
-    for (let p = 0; p < nPositions; p++) liquidatable += this.computePosition(p, nAccounts, sums);
-    for (const [a, s] of sums) liquidatable += this.writeAccount(a, s);
-    return liquidatable;
+    const results = new Results();
+    for (let p = 0; p < nPositions; p++) this.computePosition(p, nAccounts, sums, results);
+    for (const [a, s] of sums) this.writeAccount(a, s, results);
+    return results.write(b);
   }
 
-  computeList(positions: Int32Array, count: number): number {
+  computeList(positions: Int32Array, count: number, outputs: Outputs = OUTPUTS_FULL): number {
+    checkOutputs(outputs);
     const b = this.current;
     checkCount(count, positions.length, "computeList: count");
     if (count > b.capacity.positions) throw new RangeError("computeList: more entries than positions (duplicates)");
@@ -362,12 +377,12 @@ export class ReferenceMarginEngine implements MarginEngine {
       seen.add(p);
       const a = b.pos_account[p]!;
       if (a < 0 || a >= b.capacity.accounts) fail(ERR_ACCOUNT_INDEX, p);
-      sums.set(a, this.emptySums(a));
+      if (!sums.has(a)) sums.set(a, this.emptySums(a));
     }
-    let liquidatable = 0;
-    for (let j = 0; j < count; j++) liquidatable += this.computePosition(positions[j]!, b.capacity.accounts, sums);
-    for (const [a, s] of sums) liquidatable += this.writeAccount(a, s);
-    return liquidatable;
+    const results = new Results();
+    for (let j = 0; j < count; j++) this.computePosition(positions[j]!, b.capacity.accounts, sums, results);
+    for (const [a, s] of sums) this.writeAccount(a, s, results);
+    return results.write(b);
   }
 
   liquidationPrice(p: number): bigint | null {
@@ -415,8 +430,8 @@ export class ReferenceMarginEngine implements MarginEngine {
     return { equity: this.current.acct_base_minor[a]!, mm: 0n, im: 0n, hasCross: false, overflow: false };
   }
 
-  /** Writes p's outputs and adds a cross position to its account. Returns 1 if liquidatable. */
-  private computePosition(p: number, accountLimit: number, sums: Map<number, AccountSums>): number {
+  /** Writes p's outputs, records it in `results`, and adds a cross position to its account. */
+  private computePosition(p: number, accountLimit: number, sums: Map<number, AccountSums>, results: Results): void {
     const b = this.current;
     const f = positionFigures(b, p, accountLimit);
     b.pos_notional_minor[p] = f.notional;
@@ -428,6 +443,7 @@ export class ReferenceMarginEngine implements MarginEngine {
     b.pos_status[p] = f.overflow
       ? POS_OVERFLOW
       : (f.liquidatable ? POS_LIQUIDATABLE : 0) | (f.callZone ? POS_CALL_ZONE : 0);
+    results.position(p, f.liquidatable, f.overflow, f.callZone !== (b.pos_call_latch[p] !== 0));
     if (b.pos_mode[p] === MODE_CROSS) {
       const s = sums.get(b.pos_account[p]!)!;
       s.equity += f.upnl;
@@ -436,10 +452,10 @@ export class ReferenceMarginEngine implements MarginEngine {
       s.overflow ||= f.overflow;
       s.hasCross ||= b.pos_qty_lots[p] !== 0n;
     }
-    return f.liquidatable ? 1 : 0;
   }
 
-  private writeAccount(a: number, s: AccountSums): number {
+  /** Writes account a's outputs from its sums and records it in `results`. */
+  private writeAccount(a: number, s: AccountSums, results: Results): void {
     const b = this.current;
     const overflow = s.overflow || !inI64(s.equity) || !inI64(s.mm) || !inI64(s.im);
     const has = s.hasCross ? ACCT_HAS_CROSS : 0;
@@ -448,15 +464,61 @@ export class ReferenceMarginEngine implements MarginEngine {
       b.acct_mm_minor[a] = 0n;
       b.acct_im_minor[a] = 0n;
       b.acct_status[a] = ACCT_OVERFLOW | has;
-      return 0;
+      results.account(a, false, true, b.acct_call_latch[a] !== 0);
+      return;
     }
     const liquidatable = s.hasCross && s.equity < s.mm;
+    const callZone = s.hasCross && 4n * s.equity <= 5n * s.mm;
     b.acct_equity_minor[a] = s.equity;
     b.acct_mm_minor[a] = s.mm;
     b.acct_im_minor[a] = s.im;
-    b.acct_status[a] =
-      has | (liquidatable ? ACCT_LIQUIDATABLE : 0) | (s.hasCross && 4n * s.equity <= 5n * s.mm ? ACCT_CALL_ZONE : 0);
-    return liquidatable ? 1 : 0;
+    b.acct_status[a] = has | (liquidatable ? ACCT_LIQUIDATABLE : 0) | (callZone ? ACCT_CALL_ZONE : 0);
+    results.account(a, liquidatable, false, callZone !== (b.acct_call_latch[a] !== 0));
+  }
+}
+
+/** The compact results of one compute call (engine.ts SUM_* and the result lists). */
+class Results {
+  positions = 0;
+  accounts = 0;
+  overflowPositions = 0;
+  overflowAccounts = 0;
+  readonly liqPositions: number[] = [];
+  readonly liqAccounts: number[] = [];
+  readonly zonePositions: number[] = [];
+  readonly zoneAccounts: number[] = [];
+
+  position(p: number, liquidatable: boolean, overflow: boolean, zoneChanged: boolean): void {
+    this.positions++;
+    if (liquidatable) this.liqPositions.push(p);
+    if (overflow) this.overflowPositions++;
+    if (zoneChanged) this.zonePositions.push(p);
+  }
+
+  account(a: number, liquidatable: boolean, overflow: boolean, zoneChanged: boolean): void {
+    this.accounts++;
+    if (liquidatable) this.liqAccounts.push(a);
+    if (overflow) this.overflowAccounts++;
+    if (zoneChanged) this.zoneAccounts.push(a);
+  }
+
+  /** Writes the summary and the lists; returns the liquidatable count. */
+  write(b: MarginBook): number {
+    const s = b.summary;
+    s.fill(0, 0, SUMMARY_LENGTH);
+    s[SUM_POSITIONS] = this.positions;
+    s[SUM_ACCOUNTS] = this.accounts;
+    s[SUM_LIQ_POSITIONS] = this.liqPositions.length;
+    s[SUM_LIQ_ACCOUNTS] = this.liqAccounts.length;
+    s[SUM_OVERFLOW_POSITIONS] = this.overflowPositions;
+    s[SUM_OVERFLOW_ACCOUNTS] = this.overflowAccounts;
+    s[SUM_ZONE_POSITIONS] = this.zonePositions.length;
+    s[SUM_ZONE_ACCOUNTS] = this.zoneAccounts.length;
+    b.list_liq_positions.set(this.liqPositions);
+    b.list_liq_accounts.set(this.liqAccounts);
+    b.list_zone_positions.set(this.zonePositions);
+    b.list_zone_accounts.set(this.zoneAccounts);
+    return this.liqPositions.length + this.liqAccounts.length;
   }
 }
 

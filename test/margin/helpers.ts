@@ -1,7 +1,7 @@
 // Shared helpers for the margin tests: both engines, book data written identically into each,
 // output comparison, and a randomized generator that aims at the edges (i64 bounds, tier
 // boundaries, rounding, liquidation and margin-call thresholds).
-import { BOOK_FIELDS, BOOK_INPUT_FIELD_COUNT } from "../../src/margin/book.js";
+import { BOOK_FIELDS, BOOK_INPUT_FIELD_COUNT, RESULT_LISTS } from "../../src/margin/book.js";
 import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, type MarginBook, type MarginEngine } from "../../src/margin/engine.js";
 import { createKernelMarginEngine } from "../../src/margin/kernel.js";
 import { createReferenceMarginEngine } from "../../src/margin/reference.js";
@@ -35,12 +35,16 @@ export interface PositionData {
   acct: number;
   lev: number;
   mode: number;
+  /** pos_call_latch (default 0). */
+  latch?: number;
 }
 
 export interface BookData {
   instruments: InstrumentData[];
   accountBase: bigint[];
   positions: PositionData[];
+  /** acct_call_latch per account (default 0). */
+  accountLatch?: number[];
 }
 
 /** SPEC §3: cum_0 = 0, cum_n = cum_{n−1} + floor(maxNotional_{n−1}·(mmr_n − mmr_{n−1})). */
@@ -81,6 +85,7 @@ export function writeBook(e: MarginEngine, d: BookData): void {
   });
   d.accountBase.forEach((base, a) => {
     b.acct_base_minor[a] = base;
+    b.acct_call_latch[a] = d.accountLatch?.[a] ?? 0;
   });
   d.positions.forEach((p, j) => {
     b.pos_qty_lots[j] = p.q;
@@ -90,13 +95,31 @@ export function writeBook(e: MarginEngine, d: BookData): void {
     b.pos_account[j] = p.acct;
     b.pos_leverage[j] = p.lev;
     b.pos_mode[j] = p.mode;
+    b.pos_call_latch[j] = p.latch ?? 0;
   });
 }
 
-/** Every output field, compared element by element; returns a description of the first difference. */
-export function firstOutputDifference(a: MarginBook, b: MarginBook, nPos: number, nAcct: number): string | null {
+/** Status fields: the outputs a FLAGS compute must get exactly right. */
+export const STATUS_FIELDS = ["pos_status", "acct_status"] as const;
+
+/**
+ * Every output field (or, with `only`, those fields), compared element by element — the
+ * summary in full, each result list up to its count; returns a description of the first
+ * difference.
+ */
+export function firstOutputDifference(
+  a: MarginBook,
+  b: MarginBook,
+  nPos: number,
+  nAcct: number,
+  only?: readonly string[],
+): string | null {
+  const lists = new Map(RESULT_LISTS.map((l) => [l.name as string, l.countSlot]));
   for (const f of BOOK_FIELDS.slice(BOOK_INPUT_FIELD_COUNT)) {
-    const n = f.name.startsWith("pos_") ? nPos : nAcct;
+    if (only !== undefined && !only.includes(f.name) && f.name !== "summary" && !lists.has(f.name)) continue;
+    const slot = lists.get(f.name);
+    const n =
+      f.name === "summary" ? a.summary.length : slot !== undefined ? a.summary[slot]! : f.name.startsWith("pos_") ? nPos : nAcct;
     const x = a[f.name];
     const y = b[f.name];
     for (let j = 0; j < n; j++) {
@@ -291,7 +314,11 @@ export function randomBook(r: Prng, o: RandomBookOptions): BookData {
     else base = edgyI64(r);
     accountBase.push(clampI64(base));
   }
-  return { instruments, accountBase, positions };
+  // Margin-call latches last (so the draws above do not depend on them): any value, on
+  // cross and isolated positions alike, so that zone changes happen both ways.
+  for (const p of positions) p.latch = r.chance(0.3) ? r.pick([1, 255]) : 0;
+  const accountLatch = accountBase.map(() => (r.chance(0.3) ? 1 : 0));
+  return { instruments, accountBase, positions, accountLatch };
 }
 
 /** Exchange-like tiers (maxNotional 50k … 200M settlement units × `unitMinor`), cum per SPEC. */
