@@ -67,6 +67,13 @@ export const DEFAULT_LIQUIDATION_BAND_BPS = 100;
 /** Liquidation-order stages per event (each may liquidate makers and start another). */
 export const MAX_LIQUIDATION_ORDER_STAGES = 4;
 
+interface MarginCallFinding {
+  readonly account: string;
+  readonly symbol: string;
+  readonly equity: bigint;
+  readonly mm: bigint;
+}
+
 export interface ApplyResult {
   readonly seq: number;
   readonly ts: number;
@@ -191,7 +198,8 @@ export class Core {
       // Liquidation orders (after rounds that took positions over) fill makers, who may then
       // be liquidatable: back to the rounds, at most MAX_LIQUIDATION_ORDER_STAGES times. A
       // liquidated entity's orders are cancelled, so it cannot be filled back into a position.
-      let initial: Int32Array | null = null; // the first collection, kept once rounds replace it
+      // The first collection, kept once rounds replace it (margin calls scan it at the end).
+      let initial: { accounts: Int32Array; list: Int32Array } | null = null;
       const roundTouched = new Set<number>();
       const roundLimit = this.state.accountsBySlot.length + this.state.positionsBySlot.length + 2 + 2 * (MAX_LIQUIDATION_ORDER_STAGES + 1);
       let round = 0;
@@ -201,7 +209,7 @@ export class Core {
           if (round >= roundLimit) throw new Error(`liquidation did not converge in ${roundLimit} rounds`);
           const candidates = liquidatable > 0 ? this.candidates() : [];
           if (candidates.length === 0 && !this.insuranceEquityNegative()) break;
-          initial ??= this.sync.accounts.slice(0, this.sync.accountCount);
+          initial ??= { accounts: this.sync.accounts.slice(0, this.sync.accountCount), list: this.sync.list.slice(0, this.sync.listCount) };
           const next = emptyTouched();
           for (const c of candidates) {
             const { effects: le, output } = liquidate(this.state, c, this.figures, seq);
@@ -235,14 +243,19 @@ export class Core {
         liquidatable = this.computeChecked();
         for (let j = 0; j < this.sync.accountCount; j++) roundTouched.add(this.sync.accounts[j]!);
       }
-      // Margin calls over every account whose figures changed (all figures are current).
+      // Margin calls over every account whose figures changed (all figures are current): the
+      // first collection, then the accounts the rounds touched. The first scan's latch effects
+      // are applied before the second, so an account in both is not called twice.
+      const sync = this.sync;
+      const found: MarginCallFinding[] = [];
       if (initial !== null) {
-        for (const a of initial) roundTouched.add(a);
-        this.sync.collectAccounts(roundTouched);
+        const first = this.marginCalls(initial.accounts, initial.accounts.length, initial.list, initial.list.length, found);
+        if (first.length > 0) this.applyEffects(first, emptyTouched(), undo);
+        sync.collectAccounts(roundTouched);
       }
-      const calls = this.marginCalls(seq);
-      if (calls.effects.length > 0) this.applyEffects(calls.effects, emptyTouched(), undo);
-      outputs.push(...calls.outputs);
+      const calls = this.marginCalls(sync.accounts, sync.accountCount, sync.list, sync.listCount, found);
+      if (calls.length > 0) this.applyEffects(calls, emptyTouched(), undo);
+      outputs.push(...this.marginCallOutputs(found, seq));
       engine.commitTx();
       return outputs;
     } catch (err) {
@@ -429,16 +442,16 @@ export class Core {
   }
 
   /**
-   * Margin calls over the current collection: first crossing into E ≤ 1.25·MM, re-armed once
-   * out of the zone. Typed-array scans (statuses vs latch mirrors); only changes allocate.
+   * Margin calls over a collection (accounts and all their positions): first crossing into
+   * E ≤ 1.25·MM, re-armed once out of the zone. Typed-array scans (statuses vs latch
+   * mirrors); only changes allocate. Returns the latch effects; calls go to `found`.
    */
-  private marginCalls(seq: number): { effects: Effect[]; outputs: MarginCallOutput[] } {
+  private marginCalls(accounts: Int32Array, nAccounts: number, list: Int32Array, nList: number, found: MarginCallFinding[]): Effect[] {
     const b = this.margin.book;
     const sync = this.sync;
     const effects: Effect[] = [];
-    const found: { account: string; symbol: string; equity: bigint; mm: bigint }[] = [];
-    for (let j = 0; j < sync.accountCount; j++) {
-      const a = sync.accounts[j]!;
+    for (let j = 0; j < nAccounts; j++) {
+      const a = accounts[j]!;
       const st = b.acct_status[a]!;
       const inZone = (st & ACCT_HAS_CROSS) !== 0 && (st & ACCT_CALL_ZONE) !== 0 ? 1 : 0;
       if (inZone === sync.acctLatch[a]) continue;
@@ -447,8 +460,8 @@ export class Core {
       effects.push({ t: "latch.cross", account: name, on: inZone === 1 });
       if (inZone === 1) found.push({ account: name, symbol: "", equity: b.acct_equity_minor[a]!, mm: b.acct_mm_minor[a]! });
     }
-    for (let j = 0; j < sync.listCount; j++) {
-      const p = sync.list[j]!;
+    for (let j = 0; j < nList; j++) {
+      const p = list[j]!;
       if (b.pos_mode[p] !== MODE_ISOLATED && sync.posLatch[p] === 0) continue;
       // The kernel sets POS_CALL_ZONE only for open isolated positions (q ≠ 0).
       const inZone = (b.pos_status[p]! & POS_CALL_ZONE) !== 0 ? 1 : 0;
@@ -458,12 +471,15 @@ export class Core {
       effects.push({ t: "latch.isolated", account: pos.account, symbol: pos.symbol, on: inZone === 1 });
       if (inZone === 1) found.push({ account: pos.account, symbol: pos.symbol, equity: b.pos_equity_minor[p]!, mm: b.pos_mm_minor[p]! });
     }
+    return effects;
+  }
+
+  private marginCallOutputs(found: MarginCallFinding[], seq: number): MarginCallOutput[] {
     const sDecimals = this.settlementDecimals();
-    const outputs = found.sort(compareCandidates).map((f): MarginCallOutput => ({
+    return found.sort(compareCandidates).map((f): MarginCallOutput => ({
       type: "margin.call", seq, account: f.account, symbol: f.symbol,
       equity: formatScaled(f.equity, sDecimals), maintenanceMargin: formatScaled(f.mm, sDecimals),
     }));
-    return { effects, outputs };
   }
 
   private settlementDecimals(): number {
