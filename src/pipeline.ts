@@ -26,7 +26,7 @@ import { MAX_QTY_LOTS, type BookEvent, type BookTrade } from "./matching/types.j
 import { evolveAll } from "./aggregate/evolve.js";
 import type { Effect } from "./aggregate/effects.js";
 import { compareStrings, emptyState, INSURANCE, SYSTEM_ACCOUNTS, type State } from "./aggregate/state.js";
-import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, ACCT_LIQUIDATABLE, MODE_ISOLATED, POS_CALL_ZONE, POS_LIQUIDATABLE, type MarginEngine } from "./margin/engine.js";
+import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, MODE_ISOLATED, POS_CALL_ZONE, SUM_LIQ_ACCOUNTS, SUM_LIQ_POSITIONS, SUM_ZONE_ACCOUNTS, SUM_ZONE_POSITIONS, type MarginEngine } from "./margin/engine.js";
 import { BookSync, emptyTouched, type Touched } from "./margin/sync.js";
 import { createKernelMarginEngine } from "./margin/kernel.js";
 import { autoDeleverage, compareCandidates, liquidate, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
@@ -252,8 +252,9 @@ export class Core {
         const first = this.marginCalls(initial.accounts, initial.accounts.length, initial.list, initial.list.length, found);
         if (first.length > 0) this.applyEffects(first, emptyTouched(), undo);
         sync.collectAccounts(roundTouched);
+        this.computeChecked();
       }
-      const calls = this.marginCalls(sync.accounts, sync.accountCount, sync.list, sync.listCount, found);
+      const calls = this.zoneChanges(found);
       if (calls.length > 0) this.applyEffects(calls, emptyTouched(), undo);
       outputs.push(...this.marginCallOutputs(found, seq));
       engine.commitTx();
@@ -421,25 +422,22 @@ export class Core {
     return n;
   }
 
-  /** The kernel's verdicts over the current collection, in SPEC order; system accounts excluded. */
+  /** The kernel's verdicts over the current collection (its result lists), in SPEC order; system accounts excluded. */
   private candidates(): Candidate[] {
     const b = this.margin.book;
+    const sum = b.summary;
     const out: Candidate[] = [];
-    const sync = this.sync;
-    for (let j = 0; j < sync.accountCount; j++) {
-      const a = sync.accounts[j]!;
-      if ((b.acct_status[a]! & ACCT_LIQUIDATABLE) === 0) continue;
-      const name = this.state.accountsBySlot[a]!.name;
+    for (let j = 0; j < sum[SUM_LIQ_ACCOUNTS]!; j++) {
+      const name = this.state.accountsBySlot[b.list_liq_accounts[j]!]!.name;
       if (!SYSTEM_ACCOUNTS.includes(name)) out.push({ account: name, symbol: "" });
     }
-    for (let j = 0; j < sync.listCount; j++) {
-      const p = sync.list[j]!;
-      if ((b.pos_status[p]! & POS_LIQUIDATABLE) === 0) continue;
-      const pos = this.state.positionsBySlot[p]!;
+    for (let j = 0; j < sum[SUM_LIQ_POSITIONS]!; j++) {
+      const pos = this.state.positionsBySlot[b.list_liq_positions[j]!]!;
       if (!SYSTEM_ACCOUNTS.includes(pos.account)) out.push({ account: pos.account, symbol: pos.symbol });
     }
     return out.sort(compareCandidates);
   }
+
 
   /**
    * Margin calls over a collection (accounts and all their positions): first crossing into
@@ -448,13 +446,12 @@ export class Core {
    */
   private marginCalls(accounts: Int32Array, nAccounts: number, list: Int32Array, nList: number, found: MarginCallFinding[]): Effect[] {
     const b = this.margin.book;
-    const sync = this.sync;
     const effects: Effect[] = [];
     for (let j = 0; j < nAccounts; j++) {
       const a = accounts[j]!;
       const st = b.acct_status[a]!;
       const inZone = (st & ACCT_HAS_CROSS) !== 0 && (st & ACCT_CALL_ZONE) !== 0 ? 1 : 0;
-      if (inZone === sync.acctLatch[a]) continue;
+      if (inZone === b.acct_call_latch[a]) continue;
       const name = this.state.accountsBySlot[a]!.name;
       if (SYSTEM_ACCOUNTS.includes(name)) continue;
       effects.push({ t: "latch.cross", account: name, on: inZone === 1 });
@@ -462,14 +459,45 @@ export class Core {
     }
     for (let j = 0; j < nList; j++) {
       const p = list[j]!;
-      if (b.pos_mode[p] !== MODE_ISOLATED && sync.posLatch[p] === 0) continue;
+      if (b.pos_mode[p] !== MODE_ISOLATED && b.pos_call_latch[p] === 0) continue;
       // The kernel sets POS_CALL_ZONE only for open isolated positions (q ≠ 0).
       const inZone = (b.pos_status[p]! & POS_CALL_ZONE) !== 0 ? 1 : 0;
-      if (inZone === sync.posLatch[p]) continue;
+      if (inZone === b.pos_call_latch[p]) continue;
       const pos = this.state.positionsBySlot[p]!;
       if (SYSTEM_ACCOUNTS.includes(pos.account)) continue;
       effects.push({ t: "latch.isolated", account: pos.account, symbol: pos.symbol, on: inZone === 1 });
       if (inZone === 1) found.push({ account: pos.account, symbol: pos.symbol, equity: b.pos_equity_minor[p]!, mm: b.pos_mm_minor[p]! });
+    }
+    return effects;
+  }
+
+  /**
+   * Margin-call changes of the collection just computed, from the kernel's zone lists (every
+   * entity whose zone differs from its latch), plus latched accounts left without positions.
+   */
+  private zoneChanges(found: MarginCallFinding[]): Effect[] {
+    const b = this.margin.book;
+    const effects: Effect[] = [];
+    for (const a of this.sync.emptyAccounts) {
+      if (b.acct_call_latch[a] !== 0) effects.push({ t: "latch.cross", account: this.state.accountsBySlot[a]!.name, on: false });
+    }
+    if (!this.sync.computedList) return effects;
+    const sum = b.summary;
+    for (let j = 0; j < sum[SUM_ZONE_ACCOUNTS]!; j++) {
+      const a = b.list_zone_accounts[j]!;
+      const name = this.state.accountsBySlot[a]!.name;
+      if (SYSTEM_ACCOUNTS.includes(name)) continue;
+      const inZone = (b.acct_status[a]! & ACCT_CALL_ZONE) !== 0;
+      effects.push({ t: "latch.cross", account: name, on: inZone });
+      if (inZone) found.push({ account: name, symbol: "", equity: b.acct_equity_minor[a]!, mm: b.acct_mm_minor[a]! });
+    }
+    for (let j = 0; j < sum[SUM_ZONE_POSITIONS]!; j++) {
+      const p = b.list_zone_positions[j]!;
+      const pos = this.state.positionsBySlot[p]!;
+      if (SYSTEM_ACCOUNTS.includes(pos.account)) continue;
+      const inZone = (b.pos_status[p]! & POS_CALL_ZONE) !== 0;
+      effects.push({ t: "latch.isolated", account: pos.account, symbol: pos.symbol, on: inZone });
+      if (inZone) found.push({ account: pos.account, symbol: pos.symbol, equity: b.pos_equity_minor[p]!, mm: b.pos_mm_minor[p]! });
     }
     return effects;
   }

@@ -5,7 +5,7 @@ import { checkI64 } from "../numbers/int.js";
 import type { Effect } from "../aggregate/effects.js";
 import { crossBaseMinor } from "../aggregate/collateral.js";
 import type { Account, Instrument, Position, State } from "../aggregate/state.js";
-import { ACCT_OVERFLOW, MAX_TIERS, MODE_CROSS, MODE_ISOLATED, POS_OVERFLOW, type MarginEngine } from "./engine.js";
+import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, SUM_OVERFLOW_ACCOUNTS, SUM_OVERFLOW_POSITIONS, type MarginEngine } from "./engine.js";
 
 /** The accounts whose figures an event's effects can change (by account slot). */
 export interface Touched {
@@ -21,17 +21,14 @@ export function emptyTouched(): Touched {
 }
 
 export class BookSync {
-  /** Margin-call latches by slot, mirrored from the state so hot scans avoid Maps. */
-  posLatch: Uint8Array = new Uint8Array(1024);
-  acctLatch: Uint8Array = new Uint8Array(1024);
+  /** True when the current collection was computed by computeList (summary and lists are its). */
+  computedList = false;
   /** Positions with a slot below this existed at the last apply (newer ones invalidate caches). */
   private positionsSeen = 0;
   constructor(readonly margin: MarginEngine, readonly state: State) {}
 
   /** Makes room for the state's current slot counts (growth ×2 keeps this amortized O(1)). */
   reserve(): void {
-    if (this.posLatch.length < this.state.positionsBySlot.length) this.posLatch = growU8(this.posLatch, this.state.positionsBySlot.length);
-    if (this.acctLatch.length < this.state.accountsBySlot.length) this.acctLatch = growU8(this.acctLatch, this.state.accountsBySlot.length);
     const cap = this.margin.book.capacity;
     const need = {
       positions: this.state.positionsBySlot.length,
@@ -57,11 +54,13 @@ export class BookSync {
     for (const acct of this.state.accountsBySlot) this.writeAccountBase(acct);
   }
 
+  /** Margin-call latches are kernel inputs: the kernel reports entities whose zone differs. */
   private latchesFromState(): void {
-    this.posLatch.fill(0);
-    this.acctLatch.fill(0);
-    for (const p of this.state.positionsBySlot) this.posLatch[p.slot] = p.callLatched ? 1 : 0;
-    for (const a of this.state.accountsBySlot) this.acctLatch[a.slot] = a.crossCallLatched ? 1 : 0;
+    const b = this.margin.book;
+    b.pos_call_latch.fill(0);
+    b.acct_call_latch.fill(0);
+    for (const p of this.state.positionsBySlot) b.pos_call_latch[p.slot] = p.callLatched ? 1 : 0;
+    for (const a of this.state.accountsBySlot) b.acct_call_latch[a.slot] = a.crossCallLatched ? 1 : 0;
     this.positionsSeen = this.state.positionsBySlot.length;
   }
 
@@ -129,7 +128,7 @@ export class BookSync {
             let set = added.get(e.account);
             if (set === undefined) added.set(e.account, (set = new Set()));
             set.add(e.symbol);
-            this.posLatch[pos.slot] = pos.callLatched ? 1 : 0;
+            this.margin.book.pos_call_latch[pos.slot] = pos.callLatched ? 1 : 0;
           }
           if (pos !== undefined) {
             this.writePosition(pos);
@@ -156,12 +155,12 @@ export class BookSync {
           break;
         case "latch.cross": {
           const acct = s.accounts.get(e.account);
-          if (acct !== undefined) this.acctLatch[acct.slot] = e.on ? 1 : 0;
+          if (acct !== undefined) this.margin.book.acct_call_latch[acct.slot] = e.on ? 1 : 0;
           break;
         }
         case "latch.isolated": {
           const pos = s.accounts.get(e.account)?.positions.get(e.symbol);
-          if (pos !== undefined) this.posLatch[pos.slot] = e.on ? 1 : 0;
+          if (pos !== undefined) this.margin.book.pos_call_latch[pos.slot] = e.on ? 1 : 0;
           break;
         }
         case "asset":
@@ -193,7 +192,7 @@ export class BookSync {
   accountCount = 0;
   private stamp: Int32Array = new Int32Array(1024);
   /** Accounts of the collection without positions (the kernel's list does not reach them). */
-  private readonly emptyAccounts: number[] = [];
+  readonly emptyAccounts: number[] = [];
   private epoch = 0;
   private readonly instCache = new Map<number, InstrumentLists>();
 
@@ -215,6 +214,7 @@ export class BookSync {
       } else {
         for (const sym of newSymbols) c.positions = push(c.positions, c.positionCount++, acct.positions.get(sym)!.slot);
       }
+      c.sorted = false;
     }
   }
 
@@ -262,7 +262,7 @@ export class BookSync {
     const positions: number[] = [];
     for (const a of accts) for (const pos of s.accountsBySlot[a]!.positions.values()) positions.push(pos.slot);
     const entry: InstrumentLists = {
-      accounts: Int32Array.from(accts), accountCount: accts.length, positions: Int32Array.from(positions), positionCount: positions.length,
+      accounts: Int32Array.from(accts), accountCount: accts.length, positions: Int32Array.from(positions), positionCount: positions.length, sorted: false,
     };
     this.instCache.set(i, entry);
     return entry;
@@ -304,6 +304,10 @@ export class BookSync {
         // The common case (mark, funding): copy the cached lists wholesale.
         first = false;
         const c = this.instrumentLists(i);
+        if (!c.sorted) {
+          c.positions.subarray(0, c.positionCount).sort();
+          c.sorted = true;
+        }
         this.ensureCollectionRoom(c.positionCount, c.accountCount);
         this.list.set(c.positions.subarray(0, c.positionCount), 0);
         this.listCount = c.positionCount;
@@ -342,11 +346,11 @@ export class BookSync {
       b.acct_im_minor[a] = 0n;
       b.acct_status[a] = 0;
     }
-    const n = this.listCount === 0 ? 0 : this.margin.computeList(this.list, this.listCount);
-    const bb = this.margin.book;
-    for (let j = 0; j < this.accountCount; j++) if ((bb.acct_status[this.accounts[j]!]! & ACCT_OVERFLOW) !== 0) return -1;
-    for (let j = 0; j < this.listCount; j++) if ((bb.pos_status[this.list[j]!]! & POS_OVERFLOW) !== 0) return -1;
-    return n;
+    this.computedList = this.listCount > 0;
+    if (!this.computedList) return 0;
+    const n = this.margin.computeList(this.list, this.listCount);
+    const sum = this.margin.book.summary;
+    return sum[SUM_OVERFLOW_POSITIONS]! + sum[SUM_OVERFLOW_ACCOUNTS]! > 0 ? -1 : n;
   }
 
   /** Computes the figures of these accounts (used by decide's margin checks). */
@@ -363,20 +367,16 @@ export class BookSync {
 interface InstrumentLists {
   accounts: Int32Array;
   accountCount: number;
+  /** Kept sorted by slot when used: the kernel walks memory in order (≈1.7× faster). */
   positions: Int32Array;
   positionCount: number;
+  sorted: boolean;
 }
 
 /** Appends v at index n, growing the array when full; returns the (possibly new) array. */
 function push(a: Int32Array, n: number, v: number): Int32Array {
   const b = n < a.length ? a : grow(a, n + 1);
   b[n] = v;
-  return b;
-}
-
-function growU8(a: Uint8Array, need: number): Uint8Array {
-  const b = new Uint8Array(Math.max(need, a.length * 2));
-  b.set(a);
   return b;
 }
 
