@@ -32,7 +32,7 @@ import { Core } from "../src/pipeline.js";
 import { BATCH_SUBJECT } from "../src/nats/subjects.js";
 
 export interface PipelineBenchOptions {
-  /** Events in the throughput run (default 200,000). */
+  /** Events in the throughput run (default 100,000). */
   events?: number;
   accounts?: number;
   seed?: number;
@@ -151,7 +151,7 @@ function latencyMark(i: number): string {
 }
 
 export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise<PipelineBenchResult> {
-  const events = opts.events ?? 200_000;
+  const events = opts.events ?? 100_000;
   const batch = opts.batch ?? 1000;
   const inflight = opts.inflight ?? 8;
   const marks = opts.latencyMarks ?? 1000;

@@ -90,7 +90,8 @@ export interface ServeOptions {
    * Snapshot file (default `<journal>.snapshot`): written (atomically) every
    * `snapshotEvery` seqs after a group is fsync'd; a restart restores it and replays only
    * the journal records after it. A sidecar `<snapshot>.meta.json` holds the journal's
-   * chain hash at the snapshot's seq, so a snapshot of another journal is never used.
+   * chain hash at the last two snapshots' seqs, so a snapshot of another journal is never
+   * used, and a crash between writing the two files leaves the previous one usable.
    */
   readonly snapshot?: string;
   /** Seqs between snapshots (default 100,000; 0 = never). */
@@ -134,6 +135,16 @@ interface SnapshotMeta {
   /** The journal's chain hash after the snapshot's last record. */
   readonly journalHash: string;
   readonly sourceSeq: number;
+}
+
+/** The journal positions recorded for snapshots (`<snapshot>.meta.json`), oldest first. */
+function readSnapshotMetas(snapshotPath: string): SnapshotMeta[] {
+  try {
+    const doc = JSON.parse(readFileSync(`${snapshotPath}.meta.json`, "utf8")) as { snapshots?: SnapshotMeta[] };
+    return Array.isArray(doc.snapshots) ? doc.snapshots : [];
+  } catch {
+    return [];
+  }
 }
 
 function writeFileAtomic(path: string, text: string): void {
@@ -324,9 +335,9 @@ export class ServeHandle {
   private loadSnapshot(): { file: SnapshotFile; meta: SnapshotMeta } | null {
     if (this.snapshotEvery === 0 || !existsSync(this.snapshotPath)) return null;
     try {
-      const meta = JSON.parse(readFileSync(`${this.snapshotPath}.meta.json`, "utf8")) as SnapshotMeta;
       const file = readSnapshotFile(this.snapshotPath);
-      if (file.state.seq !== meta.seq) throw new Error(`snapshot seq ${file.state.seq} ≠ meta seq ${meta.seq}`);
+      const meta = readSnapshotMetas(this.snapshotPath).find((m) => m.seq === file.state.seq);
+      if (meta === undefined) throw new Error(`no journal hash recorded for the snapshot's seq ${file.state.seq}`);
       return { file, meta };
     } catch (err) {
       this.log.warn({ snapshot: this.snapshotPath, err: (err as Error).message }, "snapshot: unreadable; replaying the whole journal");
@@ -457,8 +468,10 @@ export class ServeHandle {
     const head = this.journal.head;
     if (head.seq !== this.core.state.seq) return;
     const meta: SnapshotMeta = { seq: head.seq, journalHash: head.hash, sourceSeq: this.appliedSource };
-    // Meta first: a crash between the two leaves a meta that does not match the old snapshot's seq → ignored.
-    writeFileAtomic(`${this.snapshotPath}.meta.json`, JSON.stringify(meta));
+    // The meta file keeps the last two snapshots' entries and is written first, so a crash
+    // between the two writes leaves the previous snapshot usable.
+    const metas = [...readSnapshotMetas(this.snapshotPath).filter((m) => m.seq !== meta.seq).slice(-1), meta];
+    writeFileAtomic(`${this.snapshotPath}.meta.json`, JSON.stringify({ snapshots: metas }));
     writeSnapshotFile(this.snapshotPath, this.core);
     this.lastSnapshotSeq = head.seq;
     this.log.info({ seq: head.seq, ms: Math.round(performance.now() - t0) }, "snapshot: written");

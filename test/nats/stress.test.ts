@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { readJournal } from "../../src/journal/index.js";
+import { replayLog } from "../../src/replay.js";
+import { stateHash } from "../../src/aggregate/snapshot.js";
 import { connectForever } from "../../src/nats/connect.js";
 import { silentLogger } from "../../src/nats/log.js";
 import { publishLog } from "../../src/nats/publish.js";
@@ -90,6 +92,8 @@ describe.skipIf(ROUNDS === 0)("crash stress", () => {
     let inputs = 0;
     for (const rec of readJournal(journal)) if (rec.kind === 0) inputs++;
     expect(inputs).toBe(ref.seq);
+    const audited = await replayLog(journal, { audit: true });
+    expect(stateHash(audited.state)).toBe(ref.hash);
     const ids = (await readStream(nc, "MMC_OUT")).map((m) => m.msgId);
     expect(ids).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
   });
