@@ -15,6 +15,7 @@
 // rolled back with the inverse effects (and the books with their undo log) and rejected, so
 // a rejected event changes nothing.
 import { parseEventLine } from "./events/schema.js";
+import { sizeRejectionOf } from "./events/oversize.js";
 import { isOrderEvent, type InputEvent, type LogEntry } from "./events/types.js";
 import type { Rejection } from "./events/errors.js";
 import { abs, divCeil, I64_MAX, OverflowError, TICK_MAX } from "./numbers/int.js";
@@ -143,7 +144,10 @@ export class Core {
     if (entry.kind === "raw") {
       // Raw entries failed validation when they were logged; the same check gives the same code.
       const v = parseEventLine(entry.raw);
-      rejection = v.ok ? { code: "E_SCHEMA", message: "entry was logged as malformed" } : v.rejection;
+      const oversize = sizeRejectionOf(entry);
+      rejection = oversize !== null
+        ? { code: oversize, message: "the input exceeded the size limit and was kept truncated" }
+        : v.ok ? { code: "E_SCHEMA", message: "entry was logged as malformed" } : v.rejection;
     } else {
       eventTs = entry.event.ts ?? this.state.ts;
       const decision = decide(this.state, entry.event, this.marginView);

@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { replayCommand } from "./replay-cmd.js";
 import { benchCommand, BENCHES } from "./bench-cmd.js";
 import { matchCommand } from "./match-cmd.js";
+import { DEFAULT_JOURNAL, DEFAULT_NATS_URL, publishCommand, queryCommand, replayFromStream, serveCommand } from "../nats/commands.js";
 import { demoCommand } from "./demo.js";
 import { verifyCommand, importCommand, exportCommand, generateCommand, processCommand } from "./log-cmds.js";
 
@@ -45,14 +46,22 @@ export function buildProgram(): Command {
   program
     .command("replay")
     .description("replay an NDJSON log or a journal and print the SPEC §9 report")
-    .argument("<log>", "NDJSON file or journal")
+    .argument("[log]", "NDJSON file or journal (omit with --nats)")
+    .option("--nats <url>", "rebuild from the input stream of this NATS server instead (ordered consumer)")
+    .option("--stream <name>", "input stream name (with --nats)", "MMC_IN")
     .option("--json", "print exactly the SPEC §9 report as JSON")
     .option("--until <seq>", "stop after this seq", intArg("until", 0))
     .option("--snapshot <file>", "start from this snapshot and replay the rest")
     .option("--snapshot-at <seq>", "write a snapshot after this seq (with --snapshot-out)", intArg("snapshot-at", 0))
     .option("--snapshot-out <file>", "snapshot file to write")
     .option("--no-progress", "no progress bar")
-    .action(async (log: string, opts) => {
+    .action(async (log: string | undefined, opts) => {
+      if (opts.nats !== undefined) {
+        if (log !== undefined) throw new InvalidArgumentError("give either <log> or --nats, not both");
+        process.exitCode = await replayFromStream({ nats: opts.nats, stream: opts.stream, json: opts.json });
+        return;
+      }
+      if (log === undefined) throw new InvalidArgumentError("a <log> file (or --nats <url>) is required");
       process.exitCode = await replayCommand(log, opts);
     });
 
@@ -105,6 +114,44 @@ export function buildProgram(): Command {
     .option("--out <file>", "output file (default stdout)")
     .action(async (opts) => {
       process.exitCode = await generateCommand(opts);
+    });
+
+  program
+    .command("serve")
+    .description("the JetStream service: durable pull consumer on the input stream → engine → journal (fsync) → outputs → ack; restarts resume exactly")
+    .requiredOption("--nats <url>", "NATS server URL")
+    .option("--stream <name>", "input stream", "MMC_IN")
+    .option("--journal <path>", "journal file", DEFAULT_JOURNAL)
+    .option("--metrics <port>", "serve Prometheus metrics on this port", intArg("metrics", 1))
+    .option("--consumer <name>", "durable consumer name", "mmc-serve")
+    .option("--snapshot-every <n>", "write a snapshot every N events (0: never)", intArg("snapshot-every", 0), 100_000)
+    .option("--log-level <level>", "pino log level (also MMC_LOG_LEVEL)")
+    .action(async (opts) => {
+      process.exitCode = await serveCommand(opts);
+    });
+
+  program
+    .command("publish")
+    .description("publish a log (NDJSON or journal) to the input stream in batches, with message ids (running it twice stores nothing new)")
+    .argument("<log>")
+    .requiredOption("--nats <url>", "NATS server URL")
+    .option("--stream <name>", "input stream", "MMC_IN")
+    .option("--batch <n>", "events per message (binary batch encoding)", intArg("batch", 1), 1000)
+    .option("--json", "print the result as JSON")
+    .option("--log-level <level>", "pino log level")
+    .action(async (file: string, opts) => {
+      process.exitCode = await publishCommand(file, opts);
+    });
+
+  program
+    .command("query")
+    .description("ask a running `mmc serve` (NATS micro service) for an account's state, as in the SPEC report")
+    .argument("<account>")
+    .option("--nats <url>", "NATS server URL", process.env.NATS_URL ?? DEFAULT_NATS_URL)
+    .option("--json", "print the account as JSON")
+    .option("--timeout <ms>", "request timeout", intArg("timeout", 1), 5000)
+    .action(async (account: string, opts) => {
+      process.exitCode = await queryCommand(account, opts);
     });
 
   program

@@ -43,17 +43,8 @@ export function isBatch(data: Uint8Array): boolean {
   return data.length >= MAGIC.length && data[0] === MAGIC[0] && data[1] === MAGIC[1] && data[2] === MAGIC[2] && data[3] === MAGIC[3];
 }
 
-const OVERSIZE_MARK_RE = /…\[mmc: (?:message|line) truncated from \d+ bytes\]$/;
-const BAD_BATCH_RE = /^…\[mmc: batch message of \d+ bytes rejected \((too-large)\)/;
-
-/**
- * The code for a raw entry this module made from an oversized message (also for the
- * NDJSON reader's truncated lines): E_TOO_LARGE; null for any other entry.
- */
-export function sizeRejectionOf(entry: LogEntry): ErrorCode | null {
-  if (entry.kind !== "raw") return null;
-  return OVERSIZE_MARK_RE.test(entry.raw) || BAD_BATCH_RE.test(entry.raw) ? "E_TOO_LARGE" : null;
-}
+// The oversize markers are a property of raw log entries: the core reads them too.
+export { sizeRejectionOf } from "../events/oversize.js";
 
 /** The longest prefix of s within `budget` UTF-8 bytes, never splitting a surrogate pair. */
 function headOf(s: string, budget: number): string {
