@@ -53,16 +53,20 @@ function truncationMarker(lineBytes: number): string {
 export function capRawText(text: string, lineBytes: number = wtf8Length(text)): string {
   if (lineBytes <= NDJSON_LINE_MAX_BYTES && wtf8Length(text) <= NDJSON_LINE_MAX_BYTES) return text;
   const marker = truncationMarker(lineBytes);
-  const budget = NDJSON_LINE_MAX_BYTES - wtf8Length(marker);
+  return utf8Prefix(text, NDJSON_LINE_MAX_BYTES - wtf8Length(marker)) + marker;
+}
+
+/** The longest prefix of s within `budget` UTF-8 bytes, never splitting a surrogate pair. */
+export function utf8Prefix(s: string, budget: number): string {
   let bytes = 0;
   let i = 0;
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
+  while (i < s.length) {
+    const c = s.charCodeAt(i);
     let units = 1;
     let size: number;
     if (c < 0x80) size = 1;
     else if (c < 0x800) size = 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
       size = 4;
       units = 2;
     } else size = 3;
@@ -70,7 +74,7 @@ export function capRawText(text: string, lineBytes: number = wtf8Length(text)): 
     bytes += size;
     i += units;
   }
-  return text.slice(0, i) + marker;
+  return s.slice(0, i);
 }
 
 /** The entry for one line of at most NDJSON_LINE_MAX_BYTES bytes, or null when blank. */

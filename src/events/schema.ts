@@ -13,7 +13,7 @@ export const ID_MAX_CHARS = 128;
 export const TIERS_MAX = 8;
 export const ASSET_DECIMALS_MAX = 18;
 
-const decimal = z.union([z.string(), z.number()]).transform((v, ctx): Decimal => {
+export const decimal = z.union([z.string(), z.number()]).transform((v, ctx): Decimal => {
   const d = parseDecimal(v);
   if (d === null) {
     ctx.addIssue({ code: "custom", message: "expected a decimal string (or a safe integer)" });
@@ -22,10 +22,10 @@ const decimal = z.union([z.string(), z.number()]).transform((v, ctx): Decimal =>
   return d;
 });
 const account = z.string().regex(ACCOUNT_RE, "expected an account name [A-Za-z0-9_.-]{1,64} or a system account");
-const symbol = z.string().regex(SYMBOL_RE, "expected a symbol [A-Za-z0-9_.-]{1,32}");
+export const symbol = z.string().regex(SYMBOL_RE, "expected a symbol [A-Za-z0-9_.-]{1,32}");
 const asset = z.string().regex(ASSET_RE, "expected an asset name [A-Za-z0-9_.-]{1,16}");
 const id = z.string().min(1, "must not be empty").max(ID_MAX_CHARS, `at most ${ID_MAX_CHARS} characters`);
-const ts = z.number().int("expected an integer (ms since epoch)").nonnegative().max(Number.MAX_SAFE_INTEGER).optional();
+export const ts = z.number().int("expected an integer (ms since epoch)").nonnegative().max(Number.MAX_SAFE_INTEGER).optional();
 const posInt = z.number().int("expected an integer").positive("must be positive").max(1_000_000);
 
 export const ORDER_SIDES = ["buy", "sell"] as const;

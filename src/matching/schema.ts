@@ -6,9 +6,9 @@
 // ticks and lots.
 import { z } from "zod";
 import { reject, type Rejection } from "../events/errors.js";
-import { SYMBOL_RE, validateEvent } from "../events/schema.js";
+import { decimal, symbol, ts, validateEvent } from "../events/schema.js";
 import { INPUT_EVENT_TYPES, type OrderCancelEvent, type OrderNewEvent, type OrderReplaceEvent } from "../events/types.js";
-import { parseDecimal, type Decimal } from "../numbers/decimal.js";
+import type { Decimal } from "../numbers/decimal.js";
 
 export interface InstrumentInput {
   readonly type: "instrument";
@@ -28,17 +28,6 @@ export type MatchValidation =
   /** A SPEC §8 event that matching does not use (deposits, marks, …): skipped, not rejected. */
   | { readonly ok: true; readonly input: null }
   | { readonly ok: false; readonly rejection: Rejection };
-
-const decimal = z.union([z.string(), z.number()]).transform((v, ctx): Decimal => {
-  const d = parseDecimal(v);
-  if (d === null) {
-    ctx.addIssue({ code: "custom", message: "expected a decimal string (or a safe integer)" });
-    return z.NEVER;
-  }
-  return d;
-});
-const symbol = z.string().regex(SYMBOL_RE, "expected a symbol [A-Za-z0-9_.-]{1,32}");
-const ts = z.number().int("expected an integer (ms since epoch)").nonnegative().max(Number.MAX_SAFE_INTEGER).optional();
 
 /** Only the grid of an instrument is ours; the rest belongs to the margin core. */
 const instrumentGrid = z.looseObject({ type: z.literal("instrument"), ts, symbol, tickSize: decimal, lotSize: decimal });

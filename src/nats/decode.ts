@@ -15,7 +15,7 @@
 //     (the message is not an event).
 // The same function serves `serve` and `replay --nats`, so both build the same log.
 import { BATCH_MAGIC, BATCH_MAX_BYTES, CodecError, decodeBatch } from "../events/codec.js";
-import { lineToEntry } from "../events/ndjson.js";
+import { lineToEntry, utf8Prefix } from "../events/ndjson.js";
 import type { LogEntry } from "../events/types.js";
 import type { ErrorCode } from "../events/errors.js";
 
@@ -46,26 +46,6 @@ export function isBatch(data: Uint8Array): boolean {
 // The oversize markers are a property of raw log entries: the core reads them too.
 export { sizeRejectionOf } from "../events/oversize.js";
 
-/** The longest prefix of s within `budget` UTF-8 bytes, never splitting a surrogate pair. */
-function headOf(s: string, budget: number): string {
-  let bytes = 0;
-  let i = 0;
-  while (i < s.length) {
-    const c = s.charCodeAt(i);
-    let units = 1;
-    let size: number;
-    if (c < 0x80) size = 1;
-    else if (c < 0x800) size = 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      size = 4;
-      units = 2;
-    } else size = 3;
-    if (bytes + size > budget) break;
-    bytes += size;
-    i += units;
-  }
-  return s.slice(0, i);
-}
 
 export function decodeMessage(data: Uint8Array): DecodedMessage {
   if (isBatch(data)) {
@@ -79,7 +59,7 @@ export function decodeMessage(data: Uint8Array): DecodedMessage {
     }
   }
   if (data.length > EVENT_MESSAGE_MAX_BYTES) {
-    const head = headOf(utf8.decode(data.subarray(0, OVERSIZE_HEAD_BYTES + 4)), OVERSIZE_HEAD_BYTES);
+    const head = utf8Prefix(utf8.decode(data.subarray(0, OVERSIZE_HEAD_BYTES + 4)), OVERSIZE_HEAD_BYTES);
     const raw = `${head}…[mmc: message truncated from ${data.length} bytes]`;
     return { entries: [{ kind: "raw", raw }], overrideCode: "E_TOO_LARGE", kind: "oversize" };
   }
