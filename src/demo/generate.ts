@@ -4,7 +4,7 @@
 // price moves, occasional withdrawals and a few malformed lines. Same seed ⇒ same lines.
 // It emits wire-format objects (what NDJSON holds), so the whole pipeline is exercised.
 import { Prng } from "../util/prng.js";
-import { generateOrderFlow } from "./orderflow.js";
+import { orderFlowRaw } from "./orderflow.js";
 
 export interface MarketOptions {
   readonly seed: number;
@@ -78,12 +78,8 @@ function fmt(units: bigint, decimals: number): string {
 /** Exactly `opts.events` lines (some steps emit several lines; the tail is cut). */
 export function* generateMarket(opts: MarketOptions): Generator<GeneratedLine> {
   if (!Number.isSafeInteger(opts.events) || opts.events < 1) throw new RangeError("generateMarket: events must be a positive integer");
-  if (opts.orderFlow === true) {
-    yield* generateOrderFlow(opts);
-    return;
-  }
   let n = 0;
-  for (const line of generateRaw(opts)) {
+  for (const line of opts.orderFlow === true ? orderFlowRaw(opts) : generateRaw(opts)) {
     yield line;
     if (++n >= opts.events) return;
   }

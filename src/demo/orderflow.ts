@@ -73,16 +73,8 @@ interface Trader {
   readonly capital: number;
 }
 
-/** Exactly `opts.events` lines (see generateMarket; this is its `orderFlow` mode). */
-export function* generateOrderFlow(opts: MarketOptions): Generator<GeneratedLine> {
-  let n = 0;
-  for (const line of orderFlowRaw(opts)) {
-    yield line;
-    if (++n >= opts.events) return;
-  }
-}
-
-function* orderFlowRaw(opts: MarketOptions): Generator<GeneratedLine> {
+/** The order-flow market, unbounded: generateMarket (its `orderFlow` mode) cuts it at `opts.events`. */
+export function* orderFlowRaw(opts: MarketOptions): Generator<GeneratedLine> {
   if (opts.accounts < 2) throw new RangeError("generateOrderFlow: at least 2 accounts");
   const rng = new Prng(opts.seed);
   const crashAt = Math.floor((opts.crashAt ?? 0.6) * opts.events);
