@@ -2,20 +2,9 @@
 // (not deltas), so applying one is trivial and its inverse is "set the old value back" —
 // which is how an event whose derived figures overflow is rolled back (see engine).
 import type { MarginMode } from "../events/types.js";
-import type { Asset, Tier } from "./state.js";
-import type { Decimal } from "../numbers/decimal.js";
+import type { Asset, InstrumentParams } from "./state.js";
 
-export interface InstrumentParams {
-  readonly symbol: string;
-  readonly tickSize: Decimal;
-  readonly lotSize: Decimal;
-  readonly kMinor: bigint;
-  readonly tiers: readonly Tier[];
-  readonly makerFeeE8: bigint;
-  readonly takerFeeE8: bigint;
-  readonly liquidationFeeE8: bigint;
-  readonly insuranceShareE8: bigint;
-}
+export type { InstrumentParams };
 
 export interface PositionValues {
   readonly qtyLots: bigint;

@@ -29,9 +29,9 @@ export interface Tier {
   readonly cumMinor: bigint;
 }
 
-export interface Instrument {
+/** An instrument's definition: what an `instrument` event sets. */
+export interface InstrumentParams {
   readonly symbol: string;
-  readonly slot: number;
   readonly tickSize: Decimal;
   readonly lotSize: Decimal;
   /** Minor units per lot·tick (SPEC §2). */
@@ -41,6 +41,10 @@ export interface Instrument {
   readonly takerFeeE8: bigint;
   readonly liquidationFeeE8: bigint;
   readonly insuranceShareE8: bigint;
+}
+
+export interface Instrument extends InstrumentParams {
+  readonly slot: number;
   /** Mark in ticks; 0n = no mark yet (the first trade sets it, see docs/semantics.md). */
   markTicks: bigint;
   /** Every position ever opened or configured in this instrument (index by instrument). */
