@@ -7,8 +7,9 @@ import { runMarkBench } from "../../bench/mark.bench.js";
 import { runReplayBench } from "../../bench/replay.bench.js";
 import { runMatchingBench } from "../../bench/matching.bench.js";
 import { runPipelineBench } from "../../bench/pipeline.bench.js";
+import { runMemoryBench } from "../../bench/memory.bench.js";
 
-export const BENCHES = ["kernel", "mark", "replay", "matching", "pipeline"] as const;
+export const BENCHES = ["kernel", "mark", "replay", "memory", "matching", "pipeline"] as const;
 export type BenchName = (typeof BENCHES)[number];
 
 export interface BenchCmdOptions {
@@ -28,6 +29,8 @@ async function runOne(name: BenchName, o: BenchCmdOptions): Promise<unknown> {
       return runMarkBench({ positions: o.positions ?? 100_000, seed: o.seed });
     case "replay":
       return runReplayBench({ events: o.events ?? 200_000, seed: o.seed });
+    case "memory":
+      return runMemoryBench({ positions: o.positions ?? 1_000_000 });
     case "matching":
       return runMatchingBench({ ops: o.ops ?? 1_000_000, seed: o.seed });
     case "pipeline":
@@ -106,6 +109,7 @@ function goalRows(results: Record<string, unknown>): string[] {
     ["#6", "kernel", "WASM ns per position at 1M", "≤ 4 ns", get("kernel", "wasm_ns_per_position"), (x) => x <= 4, (x) => `${x.toFixed(1)} ns`],
     ["#3", "mark", "mark → decisions p99, 100k positions", "≤ 1 ms", get("mark", "quiet.latency_ns_p99"), (x) => x <= 1e6, (x) => `${(x / 1e6).toFixed(2)} ms`],
     ["#6", "replay", "replay from a journal", "≥ 1M events/s", get("replay", "events_per_s"), (x) => x >= 1e6, (x) => `${Math.round(x).toLocaleString("en-US")} events/s`],
+    ["#6", "memory", "RSS per position at 1M positions", "≤ 256 B", get("memory", "rss_bytes_per_position"), (x) => x <= 256, (x) => `${Math.round(x)} B`],
     ["#5", "matching", "fast book ops/s", "≥ 1M ops/s", get("matching", "fast.ops_per_s"), (x) => x >= 1e6, (x) => `${Math.round(x).toLocaleString("en-US")} ops/s`],
     ["#5", "matching", "fast book p99 per op", "≤ 5 µs", get("matching", "fast.latency_ns_p99"), (x) => x <= 5000, (x) => `${(x / 1000).toFixed(2)} µs`],
     ["#4", "pipeline", "publish → serve → applied", "≥ 500k events/s", get("pipeline", "events_per_s"), (x) => x >= 5e5, (x) => `${Math.round(x).toLocaleString("en-US")} events/s`],

@@ -169,7 +169,7 @@ export function buildProgram(): Command {
     .description(`run a benchmark: ${BENCHES.join(", ")}, or all`)
     .argument("<name>")
     .option("--json", "print the result as JSON")
-    .option("--positions <n>", "positions (kernel: 1M, mark: 100k)", intArg("positions", 2))
+    .option("--positions <n>", "positions (kernel: 1M, mark: 100k, memory: 1M)", intArg("positions", 2))
     .option("--events <n>", "events (replay: 200k, pipeline: 100k)", intArg("events", 1))
     .option("--ops <n>", "operations (matching: 1M)", intArg("ops", 1))
     .option("--seed <n>", "seed", intArg("seed"))
