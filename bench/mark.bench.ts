@@ -15,11 +15,16 @@ export interface MarkBenchOptions {
   /** Crash mark events measured after the quiet ones (default 40). */
   crashMarks?: number;
   seed?: number;
+  /** Core option (default true): false measures the full path (every holder recomputed per mark). */
+  markIntervals?: boolean;
 }
 
 export interface MarkBenchResult {
   positions: number;
+  mark_intervals: boolean;
   setup_ms: number;
+  /** Accounts whose mark intervals were derived again per quiet / crash mark (mean; 0 without intervals). */
+  rederived_per_mark: { quiet: number; crash: number };
   quiet: { events: number; latency_ns_p50: number; latency_ns_p99: number; latency_ns_max: number };
   crash: { events: number; liquidations: number; latency_ns_p50: number; latency_ns_p99: number; latency_ns_max: number };
 }
@@ -39,7 +44,8 @@ export async function runMarkBench(opts: MarkBenchOptions = {}): Promise<MarkBen
   const marks = opts.marks ?? 1000;
   if (positions < 2 || positions % 2 !== 0) throw new RangeError("positions must be an even number ≥ 2");
   const rng = new Prng(opts.seed ?? 1);
-  const core = new Core({ keepHistory: false });
+  const markIntervals = opts.markIntervals ?? true;
+  const core = new Core({ keepHistory: false, markIntervals });
   const t0 = process.hrtime.bigint();
   const must = (e: LogEntry): void => {
     const r = core.apply(e);
@@ -67,6 +73,7 @@ export async function runMarkBench(opts: MarkBenchOptions = {}): Promise<MarkBen
   const setupMs = Number(process.hrtime.bigint() - t0) / 1e6;
 
   const quiet: number[] = [];
+  const derived0 = core.intervalDerivations;
   let tick = 500_000;
   for (let i = 0; i < marks; i++) {
     tick += i % 2 === 0 ? 1 : -1; // ±0.1: moves every figure, liquidates nobody
@@ -75,6 +82,7 @@ export async function runMarkBench(opts: MarkBenchOptions = {}): Promise<MarkBen
     core.apply(e);
     quiet.push(Number(process.hrtime.bigint() - s));
   }
+  const derived1 = core.intervalDerivations;
   const crash: number[] = [];
   let liquidations = 0;
   for (let i = 0; i < (opts.crashMarks ?? 40); i++) {
@@ -85,10 +93,16 @@ export async function runMarkBench(opts: MarkBenchOptions = {}): Promise<MarkBen
     crash.push(Number(process.hrtime.bigint() - s));
     liquidations += r.outputs.filter((o) => o.type === "liquidation").length;
   }
+  const derived2 = core.intervalDerivations;
+  const round2 = (x: number): number => Math.round(x * 100) / 100;
+  const rederived = { quiet: round2((derived1 - derived0) / Math.max(1, quiet.length)), crash: round2((derived2 - derived1) / Math.max(1, crash.length)) };
+  if (process.env.MMC_BENCH_TRACE === "1") process.stderr.write(`crash latencies (ms, in order): ${crash.map((x) => (x / 1e6).toFixed(1)).join(" ")}\n`);
   quiet.sort((a, b) => a - b);
   crash.sort((a, b) => a - b);
   return {
     positions,
+    mark_intervals: markIntervals,
+    rederived_per_mark: rederived,
     setup_ms: Math.round(setupMs),
     quiet: { events: quiet.length, latency_ns_p50: percentile(quiet, 0.5), latency_ns_p99: percentile(quiet, 0.99), latency_ns_max: quiet.at(-1)! },
     crash: crash.length === 0

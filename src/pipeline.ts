@@ -3,7 +3,9 @@
 //   events (schema/codec)  →  journal (seq, ts, hash chain)  →  aggregate: decide → evolve
 //     →  order events only: the book operation (matching engine; pre-trade risk through its
 //        RiskHooks), each trade applied like a `trade` event (same applyLeg path)
-//     →  margin kernel (WASM, SoA) on the accounts the event touched
+//     →  margin kernel (WASM, SoA) on the accounts the event touched; for a mark, only the
+//        accounts whose sound mark interval the new mark leaves (docs/incremental.md: their
+//        flags cannot change otherwise; `markIntervals: false` recomputes every holder)
 //     →  liquidation (SPEC §5: takeover, fee, deficit, ADL; the liquidated entity's open
 //        orders are cancelled; repeated until nothing is liquidatable)
 //     →  liquidation orders: @insurance offers what it took over back to the book as IOC
@@ -13,7 +15,10 @@
 //
 // `Core.apply` is the whole per-event transaction: an event whose figures would overflow is
 // rolled back with the inverse effects (and the books with their undo log) and rejected, so
-// a rejected event changes nothing.
+// a rejected event changes nothing. At commit, the accounts the event changed get new mark
+// intervals. With mark intervals, figures in the margin book of accounts a mark did not
+// reach are stale (their flags are not): every reader recomputes what it reads (ADL below,
+// decide's margin view and pre-trade figures on demand, reports via recomputeAll).
 import { parseEventLine } from "./events/schema.js";
 import { sizeRejectionOf } from "./events/oversize.js";
 import { isOrderEvent, type InputEvent, type LogEntry } from "./events/types.js";
@@ -100,6 +105,12 @@ export interface CoreOptions {
    * deployment's configuration: a replay must use the same setting.
    */
   readonly liquidationOrders?: false | { readonly bandBps?: number };
+  /**
+   * Mark intervals (docs/incremental.md, default true): a mark event recomputes only the
+   * accounts whose sound mark interval it leaves; decisions are identical. false: every mark
+   * recomputes every holder of the instrument (the full path, for differential tests and audits).
+   */
+  readonly markIntervals?: boolean;
 }
 
 export class Core {
@@ -128,9 +139,10 @@ export class Core {
     if (this.liquidationBandBps !== null && !(Number.isInteger(this.liquidationBandBps) && this.liquidationBandBps >= 0 && this.liquidationBandBps < 10_000)) {
       throw new RangeError("liquidationOrders.bandBps must be an integer in [0, 10000)");
     }
-    this.sync = new BookSync(this.margin, this.state);
+    this.sync = new BookSync(this.margin, this.state, { markIntervals: opts.markIntervals ?? true });
     this.sync.writeAll();
     this.sync.computeAll();
+    this.sync.rebuildIntervals();
     this.risk = { state: this.state, figures: (account) => this.figuresOf(account) };
     this.state.books.preTrade = (order, symbol, kind) => (this.placingLiquidationOrder ? null : preTradeCheck(this.risk, order, symbol, kind));
   }
@@ -181,6 +193,7 @@ export class Core {
     const outputs: OutputEvent[] = [];
     const engine = this.state.books.engine;
     engine.beginTx();
+    this.sync.beginTx();
     this.liquidationOrderCount = 0;
     try {
       const touched = emptyTouched();
@@ -228,6 +241,7 @@ export class Core {
           }
           let adlFills = 0;
           if (this.insuranceEquityNegative()) {
+            this.refreshForAdl();
             const adl = autoDeleverage(this.state, this.figures, seq);
             adlFills = adl.outputs.length;
             if (adlFills > 0) {
@@ -262,6 +276,7 @@ export class Core {
       if (calls.length > 0) this.applyEffects(calls, emptyTouched(), undo);
       outputs.push(...this.marginCallOutputs(found, seq));
       engine.commitTx();
+      this.sync.commitTx();
       return outputs;
     } catch (err) {
       const rejection: Rejection | null =
@@ -275,6 +290,7 @@ export class Core {
       engine.rollbackTx();
       this.sync.writeAll();
       this.sync.computeAll();
+      this.sync.rollbackTx();
       if (rejection === null) throw err;
       throw new Rollback(rejection);
     }
@@ -409,6 +425,22 @@ export class Core {
     undo.push(evolveAll(this.state, effects));
     if (!this.sync.apply(effects, touched)) {
       throw new Rollback({ code: "E_OVERFLOW", message: "an account's cross base equity overflows the 64-bit representation" });
+    }
+  }
+
+  /**
+   * ADL ranks every position of each instrument @insurance holds by its figures: with mark
+   * intervals some of those are stale (their flags are not), so recompute those holders.
+   */
+  private refreshForAdl(): void {
+    if (this.sync.intervals === null) return;
+    const ins = this.state.accounts.get(INSURANCE);
+    if (ins === undefined) return;
+    const slots: number[] = [];
+    for (const p of ins.positions.values()) if (p.qtyLots !== 0n) slots.push(this.state.instruments.get(p.symbol)!.slot);
+    if (slots.length === 0) return;
+    if (this.sync.refreshInstruments(slots) < 0) {
+      throw new Rollback({ code: "E_OVERFLOW", message: "the event's figures would overflow the 64-bit representation" });
     }
   }
 
@@ -580,6 +612,20 @@ export class Core {
     upnlMinor: (slot) => this.margin.book.pos_upnl_minor[slot]!,
     isolatedEquityMinor: (slot) => this.margin.book.pos_equity_minor[slot]!,
   };
+
+  /**
+   * Test support: position `slot`'s current mark interval in ticks (lo > hi: recomputed at
+   * every mark event of its instrument), or null without mark intervals.
+   */
+  markInterval(slot: number): { lo: number; hi: number } | null {
+    const iv = this.sync.intervals;
+    return iv === null ? null : { lo: iv.lo[slot]!, hi: iv.hi[slot]! };
+  }
+
+  /** Accounts whose intervals were derived so far (benches: how much a mark recomputed). */
+  get intervalDerivations(): number {
+    return this.sync.intervals?.derived ?? 0;
+  }
 
   /** Test support: the margin book's cached collections agree with the state. */
   checkBookCaches(): string | null {

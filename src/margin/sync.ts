@@ -6,18 +6,21 @@ import type { Effect } from "../aggregate/effects.js";
 import { crossBaseMinor } from "../aggregate/collateral.js";
 import type { Account, Instrument, Position, State } from "../aggregate/state.js";
 import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, SUM_OVERFLOW_ACCOUNTS, SUM_OVERFLOW_POSITIONS, type MarginEngine } from "./engine.js";
+import { MarkIntervals } from "./intervals.js";
 
 /** The accounts whose figures an event's effects can change (by account slot). */
 export interface Touched {
   readonly accounts: Set<number>;
-  /** Instruments whose mark/tiers changed: all their positions' accounts are affected. */
+  /** Instruments whose tiers changed (or, without mark intervals, whose mark moved): all their positions' accounts are affected. */
   readonly instruments: Set<number>;
+  /** With mark intervals: instruments whose mark moved (only the accounts whose intervals it leaves are affected). */
+  readonly marks: Set<number>;
   /** A collateral price or haircut changed: every account's base equity is stale. */
   allBases: boolean;
 }
 
 export function emptyTouched(): Touched {
-  return { accounts: new Set(), instruments: new Set(), allBases: false };
+  return { accounts: new Set(), instruments: new Set(), marks: new Set(), allBases: false };
 }
 
 export class BookSync {
@@ -25,7 +28,36 @@ export class BookSync {
   computedList = false;
   /** Positions with a slot below this existed at the last apply (newer ones invalidate caches). */
   private positionsSeen = 0;
-  constructor(readonly margin: MarginEngine, readonly state: State) {}
+  /** Mark intervals (docs/incremental.md), or null: every mark recomputes all holders. */
+  readonly intervals: MarkIntervals | null;
+  /** Inside a transaction: accounts whose state changed (or whose intervals a mark left) get new intervals at commit. */
+  private tracking = false;
+
+  constructor(readonly margin: MarginEngine, readonly state: State, opts: { markIntervals?: boolean } = {}) {
+    this.intervals = opts.markIntervals === true ? new MarkIntervals(margin, state) : null;
+  }
+
+  /** Starts a transaction (mark intervals: changed accounts are recorded for the commit). */
+  beginTx(): void {
+    this.tracking = this.intervals !== null;
+  }
+
+  /** The transaction committed: derive the intervals of every account it changed. */
+  commitTx(): void {
+    this.tracking = false;
+    this.intervals?.commit();
+  }
+
+  /** The transaction was undone (call after the state and book are restored). */
+  rollbackTx(): void {
+    this.tracking = false;
+    this.intervals?.rollback();
+  }
+
+  /** Derives every interval again (after writeAll + computeAll of a new or restored state). */
+  rebuildIntervals(): void {
+    this.intervals?.rebuildAll();
+  }
 
   /** Makes room for the state's current slot counts (growth ×2 keeps this amortized O(1)). */
   reserve(): void {
@@ -48,6 +80,7 @@ export class BookSync {
   writeAll(): void {
     this.reserve();
     this.instCache.clear();
+    this.intervals?.invalidateAllInstruments();
     this.latchesFromState();
     for (const inst of this.state.instrumentsBySlot) this.writeInstrument(inst);
     for (const pos of this.state.positionsBySlot) this.writePosition(pos);
@@ -118,7 +151,9 @@ export class BookSync {
           const inst = s.instruments.get(e.t === "mark" ? e.symbol : e.params.symbol);
           if (inst !== undefined) {
             this.writeInstrument(inst);
-            touched.instruments.add(inst.slot);
+            if (e.t === "mark" && this.intervals !== null) touched.marks.add(inst.slot);
+            else touched.instruments.add(inst.slot);
+            if (e.t === "instrument") this.intervals?.invalidateInstrument(inst.slot);
           }
           break;
         }
@@ -132,7 +167,9 @@ export class BookSync {
           }
           if (pos !== undefined) {
             this.writePosition(pos);
-            touched.accounts.add(s.accounts.get(e.account)!.slot);
+            const a = s.accounts.get(e.account)!.slot;
+            touched.accounts.add(a);
+            this.dirty(a);
           }
           break;
         }
@@ -141,6 +178,7 @@ export class BookSync {
           if (acct !== undefined) {
             ok = this.writeAccountBase(acct) && ok;
             touched.accounts.add(acct.slot);
+            this.dirty(acct.slot);
           }
           break;
         }
@@ -148,6 +186,7 @@ export class BookSync {
           const acct = s.accounts.get(e.account)!;
           this.writeAccountBase(acct);
           touched.accounts.add(acct.slot);
+          this.dirty(acct.slot);
           break;
         }
         case "position.remove":
@@ -155,12 +194,18 @@ export class BookSync {
           break;
         case "latch.cross": {
           const acct = s.accounts.get(e.account);
-          if (acct !== undefined) this.margin.book.acct_call_latch[acct.slot] = e.on ? 1 : 0;
+          if (acct !== undefined) {
+            this.margin.book.acct_call_latch[acct.slot] = e.on ? 1 : 0;
+            this.dirty(acct.slot);
+          }
           break;
         }
         case "latch.isolated": {
           const pos = s.accounts.get(e.account)?.positions.get(e.symbol);
-          if (pos !== undefined) this.margin.book.pos_call_latch[pos.slot] = e.on ? 1 : 0;
+          if (pos !== undefined) {
+            this.margin.book.pos_call_latch[pos.slot] = e.on ? 1 : 0;
+            this.dirty(s.accounts.get(e.account)!.slot);
+          }
           break;
         }
         case "asset":
@@ -172,7 +217,12 @@ export class BookSync {
       }
     }
     if (touched.allBases) {
-      for (const acct of s.accountsBySlot) ok = this.writeAccountBase(acct) && ok;
+      const base = this.margin.book.acct_base_minor;
+      for (const acct of s.accountsBySlot) {
+        const before = base[acct.slot];
+        ok = this.writeAccountBase(acct) && ok;
+        if (this.tracking && base[acct.slot] !== before) this.dirty(acct.slot);
+      }
     }
     for (const [account, symbols] of added) this.positionsAdded(account, symbols);
     this.positionsSeen = s.positionsBySlot.length;
@@ -314,7 +364,7 @@ export class BookSync {
         this.accounts.set(c.accounts.subarray(0, c.accountCount), 0);
         this.accountCount = c.accountCount;
         // Stamps only matter if another source may add the same accounts (a mark adds none).
-        if (touched.accounts.size > 0 || touched.instruments.size > 1) {
+        if (touched.accounts.size > 0 || touched.instruments.size > 1 || touched.marks.size > 0) {
           for (let j = 0; j < c.accountCount; j++) this.stamp[c.accounts[j]!] = this.epoch;
         }
       } else {
@@ -322,6 +372,46 @@ export class BookSync {
       }
     }
     for (const a of touched.accounts) if (a < s.accountsBySlot.length) this.addAccount(a);
+    const iv = this.intervals;
+    if (iv !== null) {
+      // A mark move: only the accounts of positions whose interval it leaves (an instrument
+      // also in `instruments` had all its holders added above).
+      for (const i of touched.marks) {
+        if (i >= s.instrumentsBySlot.length || touched.instruments.has(i)) continue;
+        iv.leavers(i, Number(s.instrumentsBySlot[i]!.markTicks), this.addLeaver);
+      }
+    }
+    // Tiers changed: every holder's intervals are re-derived (the collection is all of them).
+    if (touched.instruments.size > 0 && this.tracking) for (let j = 0; j < this.accountCount; j++) this.dirty(this.accounts[j]!);
+  }
+
+  /** A leaver's popped intervals are derived again at commit. */
+  private readonly addLeaver = (a: number): void => {
+    this.addAccount(a);
+    this.dirty(a);
+  };
+
+  /**
+   * In a transaction: account a's state (balances, base, positions, latches) changed, or its
+   * intervals were popped; its intervals are derived again at commit. Every such account is
+   * in a collection the kernel computes after the change, so its figures are exact by then.
+   */
+  private dirty(a: number): void {
+    if (this.tracking) this.intervals!.markDirty(a);
+  }
+
+  /**
+   * Mark intervals: brings every figure of these instruments' holders up to date (ADL ranks
+   * them all). Replaces the current collection; returns the kernel's result (-1: overflow).
+   */
+  refreshInstruments(instrumentSlots: Iterable<number>): number {
+    const t = emptyTouched();
+    for (const i of instrumentSlots) t.instruments.add(i);
+    const tracking = this.tracking;
+    this.tracking = false; // same state: their intervals stand
+    this.collect(t);
+    this.tracking = tracking;
+    return this.computeCollected();
   }
 
   /** Collects the given accounts (all their positions). */

@@ -1,0 +1,569 @@
+// Mark intervals (docs/incremental.md): after an exact kernel computation of an entity (a
+// cross account, or an isolated position), each of its open positions gets a *sound* interval
+// [lo, hi] of its instrument's mark ticks: as long as every position of the entity has its
+// mark inside its interval, none of the entity's flags (liquidatable, margin-call zone,
+// overflow) can change. A mark event then only needs the kernel for the accounts of the
+// positions whose interval the new mark leaves: found in O(k log n) from two heaps per
+// instrument (a max-heap on lo, a max-heap on −hi), with lazy invalidation by version stamps.
+//
+// The bounds (exact reals; the float evaluation below only ever narrows them):
+//   per position, a move of Δ ticks: |ΔU| = A·|Δ| with A = |q|·k, and
+//   |ΔMM| ≤ ceil((R·A·|Δ| + J)/1e8) ≤ R·A·|Δ|/1e8 + Jc + 1, where R is the instrument's
+//   largest tier rate (1e-8 units) and J (1e-8 units) the sum of the absolute jumps of the
+//   real function N·r_t − cum_t across the effective tier boundaries (cum is floored, so
+//   MM(N) = ceil(that) is not exactly continuous); Jc = ceil(J/1e8).
+//   E − MM moves by at most c1 = Σ A|Δ|(1 + R/1e8) + Jc + 1, 4E − 5MM by at most
+//   c2 = Σ A|Δ|(4 + 5R/1e8) + 5(Jc + 1) (sums over the positions that moved), and every
+//   figure (N, U, MM, IM, E of positions; E, MM, IM sums) by at most c1.
+//   Budgets: B1 = min(E − MM, 2^63 − 1 − max|figure|), B2 = 4E − 5MM − 1 (out of the zone)
+//   or 5MM − 4E (in it). B1, B2 are split by notional weight; each position gets the
+//   largest Δ whose own cost fits its share, so the sums fit the budgets.
+// Entities that must be recomputed at every mark event of their instruments (the full path
+// would act on them, or read their figures): system accounts, entities that overflowed, are
+// liquidatable, or whose zone differs from their margin-call latch: an empty interval.
+import { SYSTEM_ACCOUNTS, type State } from "../aggregate/state.js";
+import {
+  ACCT_CALL_ZONE, ACCT_LIQUIDATABLE, ACCT_OVERFLOW, MAX_TIERS, MODE_ISOLATED, POS_CALL_ZONE, POS_LIQUIDATABLE, POS_OVERFLOW,
+  type MarginBook, type MarginEngine,
+} from "./engine.js";
+
+const RATE = 100_000_000n;
+/** Relative safety factor: covers every float rounding of the derivation (≪ 2^-30 in total). */
+const SAFE = 1 - 2 ** -30;
+/** Jc above this: the instrument's tiers are too irregular for the bound; always recompute. */
+const JC_MAX = 2 ** 40;
+const TWO32 = 4294967296;
+const TWO49 = 2 ** 49;
+const TWO63 = 2 ** 63;
+
+/** Per-instrument constants of the bound. */
+interface InstrumentBound {
+  /** Largest tier rate (1e-8 units), as a Number. */
+  readonly r: number;
+  /** Jc + 1. */
+  readonly k1: number;
+  /** 1 + R/1e8 and 4 + 5R/1e8: the cost per unit of A·|Δ| of the two budgets. */
+  readonly c1: number;
+  readonly c2: number;
+  /** False: tiers outside the bound's assumptions; every position of it always recomputes. */
+  readonly ok: boolean;
+}
+
+/** Jumps of N·r_t/1e8 − cum_t across the tier boundaries the selection rule really uses. */
+export function instrumentBound(maxN: readonly bigint[], mmr: readonly bigint[], cum: readonly bigint[]): { r: bigint; j: bigint; ok: boolean } {
+  const count = maxN.length;
+  if (count < 1 || count > MAX_TIERS) return { r: 0n, j: 0n, ok: false };
+  let r = 0n;
+  for (const x of mmr) {
+    if (x < 0n || x > RATE) return { r: 0n, j: 0n, ok: false };
+    if (x > r) r = x;
+  }
+  // The tier of notional N: the first t < count − 1 with N ≤ maxN_t, else the last.
+  const tierOf = (n: bigint): number => {
+    for (let t = 0; t < count - 1; t++) if (n <= maxN[t]!) return t;
+    return count - 1;
+  };
+  let j = 0n;
+  let cur = tierOf(0n);
+  while (cur < count - 1) {
+    const b = maxN[cur]!; // N ≤ b selects cur (or an earlier tier, impossible: cur was selected below b)
+    const next = tierOf(b + 1n);
+    const jump = b * (mmr[next]! - mmr[cur]!) - RATE * (cum[next]! - cum[cur]!);
+    j += jump < 0n ? -jump : jump;
+    cur = next;
+  }
+  return { r, j, ok: true };
+}
+
+/** A max-heap of (key, position slot, version) in typed arrays. */
+class Heap {
+  keys = new Float64Array(64);
+  slots = new Int32Array(64);
+  vers = new Int32Array(64);
+  size = 0;
+  /** Valid entries (version current, not popped). */
+  live = 0;
+
+  push(key: number, slot: number, ver: number): void {
+    if (this.size === this.keys.length) this.growTo(this.size * 2);
+    let i = this.size++;
+    const { keys, slots, vers } = this;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (keys[parent]! >= key) break;
+      keys[i] = keys[parent]!;
+      slots[i] = slots[parent]!;
+      vers[i] = vers[parent]!;
+      i = parent;
+    }
+    keys[i] = key;
+    slots[i] = slot;
+    vers[i] = ver;
+  }
+
+  /** Removes the top (size > 0). */
+  pop(): void {
+    const n = --this.size;
+    if (n === 0) return;
+    this.siftDown(0, this.keys[n]!, this.slots[n]!, this.vers[n]!);
+  }
+
+  private siftDown(start: number, key: number, slot: number, ver: number): void {
+    const { keys, slots, vers } = this;
+    const n = this.size;
+    let i = start;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && keys[c + 1]! > keys[c]!) c++;
+      if (keys[c]! <= key) break;
+      keys[i] = keys[c]!;
+      slots[i] = slots[c]!;
+      vers[i] = vers[c]!;
+      i = c;
+    }
+    keys[i] = key;
+    slots[i] = slot;
+    vers[i] = ver;
+  }
+
+  /** Drops entries whose version is stale, then restores the heap order (O(n)). */
+  compact(current: Int32Array): void {
+    const { keys, slots, vers } = this;
+    let n = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (current[slots[i]!] !== vers[i]) continue;
+      keys[n] = keys[i]!;
+      slots[n] = slots[i]!;
+      vers[n] = vers[i]!;
+      n++;
+    }
+    this.size = n;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i, keys[i]!, slots[i]!, vers[i]!);
+  }
+
+  private growTo(cap: number): void {
+    const k = new Float64Array(cap);
+    k.set(this.keys);
+    const s = new Int32Array(cap);
+    s.set(this.slots);
+    const v = new Int32Array(cap);
+    v.set(this.vers);
+    this.keys = k;
+    this.slots = s;
+    this.vers = v;
+  }
+}
+
+/** Int32 views aliasing the i64 arrays the derivation reads (no BigInt allocation). */
+interface Words {
+  readonly book: MarginBook;
+  readonly mark: Int32Array;
+  readonly k: Int32Array;
+  readonly qty: Int32Array;
+  readonly notional: Int32Array;
+  readonly upnl: Int32Array;
+  readonly pmm: Int32Array;
+  readonly pequity: Int32Array;
+  readonly aequity: Int32Array;
+  readonly amm: Int32Array;
+  readonly aim: Int32Array;
+}
+
+function words(a: BigInt64Array): Int32Array {
+  return new Int32Array(a.buffer, a.byteOffset, a.length * 2);
+}
+
+/** The i64 at index i as a Number: exact below 2^53 in magnitude, else within 2^-53 relative. */
+function f64(w: Int32Array, i: number): number {
+  return w[2 * i + 1]! * TWO32 + (w[2 * i]! >>> 0);
+}
+
+const HEAP_LO = 0;
+const HEAP_HI = 1;
+
+export class MarkIntervals {
+  /** Per position slot: the interval and its version (heap entries carry the version). */
+  lo: Float64Array = new Float64Array(1024);
+  hi: Float64Array = new Float64Array(1024);
+  private ver: Int32Array = new Int32Array(1024);
+  /** Per instrument slot: max-heap on lo, max-heap on −hi. */
+  private readonly heaps: Heap[][] = [];
+  private bounds: (InstrumentBound | undefined)[] = [];
+  private w: Words | null = null;
+  /** Accounts to derive at commit (their figures are exact for the final state by then). */
+  private dirty: Int32Array = new Int32Array(1024);
+  private dirtyCount = 0;
+  private dirtyStamp: Int32Array = new Int32Array(1024);
+  private dirtyEpoch = 1;
+  /** Valid entries popped in the current transaction (re-pushed on rollback). */
+  private readonly popped: number[] = [];
+  /** Scratch for one account's cross positions. */
+  private crossSlots: Int32Array = new Int32Array(64);
+  private crossWeights: Float64Array = new Float64Array(64);
+  /** Derivations done (tests and benches). */
+  derived = 0;
+
+  constructor(readonly margin: MarginEngine, readonly state: State) {}
+
+  /** The instrument's tiers changed (or may have): its bound constants are re-derived lazily. */
+  invalidateInstrument(i: number): void {
+    this.bounds[i] = undefined;
+  }
+
+  invalidateAllInstruments(): void {
+    this.bounds = [];
+  }
+
+  // ------------------------------------------------------------- transaction bookkeeping
+
+  /** Records an account whose intervals must be derived again at commit. */
+  markDirty(a: number): void {
+    if (a >= this.dirtyStamp.length) this.dirtyStamp = growI32(this.dirtyStamp, a + 1);
+    if (this.dirtyStamp[a] === this.dirtyEpoch) return;
+    this.dirtyStamp[a] = this.dirtyEpoch;
+    if (this.dirtyCount === this.dirty.length) this.dirty = growI32(this.dirty, this.dirtyCount + 1);
+    this.dirty[this.dirtyCount++] = a;
+  }
+
+  /**
+   * The transaction committed: every dirty account's figures in the book are exact for the
+   * final state; derive their intervals.
+   */
+  commit(): void {
+    this.popped.length = 0;
+    for (let j = 0; j < this.dirtyCount; j++) this.deriveAccount(this.dirty[j]!);
+    this.clearDirty();
+    this.compactAll();
+  }
+
+  /** The transaction was undone: the state is as before it, so are the intervals. */
+  rollback(): void {
+    const p = this.popped;
+    for (let j = 0; j < p.length; j += 5) {
+      const heap = this.heapOf(p[j]!, p[j + 1]!);
+      heap.push(p[j + 2]!, p[j + 3]!, p[j + 4]!);
+      heap.live++;
+      const f = this.entryFlags;
+      f[p[j + 3]!] = f[p[j + 3]!]! | (1 << p[j + 1]!);
+    }
+    p.length = 0;
+    this.clearDirty();
+  }
+
+  private clearDirty(): void {
+    this.dirtyCount = 0;
+    this.dirtyEpoch++;
+  }
+
+  /** Derives every account (after a full recompute of a new or restored state). */
+  rebuildAll(): void {
+    this.heaps.length = 0;
+    this.entryFlags.fill(0);
+    this.bounds = [];
+    this.popped.length = 0;
+    this.clearDirty();
+    const n = this.state.accountsBySlot.length;
+    for (let a = 0; a < n; a++) this.deriveAccount(a);
+  }
+
+  // ------------------------------------------------------------------------- queries
+
+  /**
+   * Calls `leave(accountSlot)` for every position of instrument i whose interval does not
+   * contain `mark` (an account may be reported more than once). The entries found are
+   * removed (their accounts are recomputed and derived again at commit; rollback restores them).
+   */
+  leavers(i: number, mark: number, leave: (accountSlot: number) => void): void {
+    const hs = this.heaps[i];
+    if (hs === undefined) return;
+    const acct = this.margin.book.pos_account;
+    for (let kind = HEAP_LO; kind <= HEAP_HI; kind++) {
+      const h = hs[kind]!;
+      const limit = kind === HEAP_LO ? mark : -mark;
+      while (h.size > 0 && h.keys[0]! > limit) {
+        const key = h.keys[0]!;
+        const slot = h.slots[0]!;
+        const v = h.vers[0]!;
+        h.pop();
+        if (this.ver[slot] !== v) continue;
+        h.live--;
+        const f = this.entryFlags;
+        f[slot] = f[slot]! & ~(1 << kind);
+        this.popped.push(i, kind, key, slot, v);
+        leave(acct[slot]!);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------- derivation
+
+  private heapOf(i: number, kind: number): Heap {
+    let hs = this.heaps[i];
+    if (hs === undefined) this.heaps[i] = hs = [new Heap(), new Heap()];
+    return hs[kind]!;
+  }
+
+  private compactAll(): void {
+    for (const hs of this.heaps) {
+      if (hs === undefined) continue;
+      for (const h of hs) if (h.size > 2 * h.live + 256) h.compact(this.ver);
+    }
+  }
+
+  private views(): Words {
+    const book = this.margin.book;
+    if (this.w === null || this.w.book !== book) {
+      this.w = {
+        book,
+        mark: words(book.inst_mark_ticks),
+        k: words(book.inst_k_minor),
+        qty: words(book.pos_qty_lots),
+        notional: words(book.pos_notional_minor),
+        upnl: words(book.pos_upnl_minor),
+        pmm: words(book.pos_mm_minor),
+        pequity: words(book.pos_equity_minor),
+        aequity: words(book.acct_equity_minor),
+        amm: words(book.acct_mm_minor),
+        aim: words(book.acct_im_minor),
+      };
+    }
+    return this.w;
+  }
+
+  private bound(i: number): InstrumentBound {
+    let b = this.bounds[i];
+    if (b === undefined) {
+      const book = this.margin.book;
+      const count = book.inst_tier_count[i]!;
+      const maxN: bigint[] = [];
+      const mmr: bigint[] = [];
+      const cum: bigint[] = [];
+      for (let t = 0; t < Math.min(Math.max(count, 0), MAX_TIERS); t++) {
+        maxN.push(book.tier_max_notional_minor[i * MAX_TIERS + t]!);
+        mmr.push(book.tier_mmr_e8[i * MAX_TIERS + t]!);
+        cum.push(book.tier_cum_minor[i * MAX_TIERS + t]!);
+      }
+      const ib = count >= 1 && count <= MAX_TIERS ? instrumentBound(maxN, mmr, cum) : { r: 0n, j: 0n, ok: false };
+      const jc = (ib.j + RATE - 1n) / RATE;
+      const ok = ib.ok && book.inst_k_minor[i]! >= 1n && jc <= BigInt(JC_MAX);
+      const r = Number(ib.r) / 1e8;
+      b = { r: Number(ib.r), k1: ok ? Number(jc) + 1 : 0, c1: 1 + r, c2: 4 + 5 * r, ok };
+      this.bounds[i] = b;
+    }
+    return b;
+  }
+
+  private ensureSlots(p: number): void {
+    if (p < this.ver.length) return;
+    const cap = Math.max(p + 1, this.ver.length * 2);
+    const lo = new Float64Array(cap);
+    lo.set(this.lo);
+    const hi = new Float64Array(cap);
+    hi.set(this.hi);
+    const f = new Uint8Array(cap);
+    f.set(this.entryFlags);
+    this.lo = lo;
+    this.hi = hi;
+    this.entryFlags = f;
+    this.ver = growI32(this.ver, cap);
+  }
+
+  /** Sets position p's interval (a new version; the old heap entries become stale). */
+  private setInterval(p: number, i: number, lo: number, hi: number): void {
+    if (p >= this.ver.length) this.ensureSlots(p);
+    const v = (this.ver[p]! + 1) | 0;
+    this.ver[p] = v;
+    let hs = this.heaps[i];
+    if (hs === undefined) this.heaps[i] = hs = [new Heap(), new Heap()];
+    const hLo = hs[HEAP_LO]!;
+    const hHi = hs[HEAP_HI]!;
+    // Entries of the old version still counted as live are now stale.
+    const old = this.entryFlags[p]!;
+    if ((old & (1 << HEAP_LO)) !== 0) hLo.live--;
+    if ((old & (1 << HEAP_HI)) !== 0) hHi.live--;
+    this.lo[p] = lo;
+    this.hi[p] = hi;
+    let flags = 0;
+    if (lo > hi) {
+      // Empty: any mark event of the instrument recomputes it (one entry suffices).
+      hLo.push(Infinity, p, v);
+      hLo.live++;
+      flags = 1 << HEAP_LO;
+    } else {
+      if (lo !== -Infinity) {
+        hLo.push(lo, p, v);
+        hLo.live++;
+        flags |= 1 << HEAP_LO;
+      }
+      if (hi !== Infinity) {
+        hHi.push(-hi, p, v);
+        hHi.live++;
+        flags |= 1 << HEAP_HI;
+      }
+    }
+    this.entryFlags[p] = flags;
+  }
+
+  /** Per position: which heaps hold an entry of its current version (not popped). */
+  private entryFlags: Uint8Array = new Uint8Array(1024);
+  /** Per account slot: 1 system account, 2 not, 0 unknown yet. */
+  private system: Uint8Array = new Uint8Array(1024);
+  /** Budget outputs of `budgets` (no allocation per entity). */
+  private b1 = 0;
+  private b2 = 0;
+
+  private isSystem(a: number, name: string): boolean {
+    if (a >= this.system.length) {
+      const s = new Uint8Array(Math.max(a + 1, this.system.length * 2));
+      s.set(this.system);
+      this.system = s;
+    }
+    let v = this.system[a]!;
+    if (v === 0) this.system[a] = v = SYSTEM_ACCOUNTS.includes(name) ? 1 : 2;
+    return v === 1;
+  }
+
+  /** Derives the intervals of every position of account a from the book's (exact) figures. */
+  deriveAccount(a: number): void {
+    const acct = this.state.accountsBySlot[a];
+    if (acct === undefined || acct.positions.size === 0) return;
+    this.derived++;
+    const b = this.margin.book;
+    const w = this.views();
+    const qw = w.qty;
+    const mode = b.pos_mode;
+    const instOf = b.pos_instrument;
+    const system = this.isSystem(a, acct.name);
+    let nCross = 0;
+    let crossOk = true;
+    let sumWeight = 0;
+    let magPos = 0;
+    for (const pos of acct.positions.values()) {
+      const p = pos.slot;
+      const i = instOf[p]!;
+      if (qw[2 * p] === 0 && qw[2 * p + 1] === 0) {
+        // Flat: its figures do not depend on the mark.
+        this.setInterval(p, i, -Infinity, Infinity);
+        continue;
+      }
+      if (mode[p] === MODE_ISOLATED) {
+        this.deriveIsolated(p, i, system, w);
+        continue;
+      }
+      if (nCross === this.crossSlots.length) {
+        this.crossSlots = growI32(this.crossSlots, nCross + 1);
+        const cw = new Float64Array(this.crossSlots.length);
+        cw.set(this.crossWeights);
+        this.crossWeights = cw;
+      }
+      if (!this.bound(i).ok) crossOk = false;
+      const m = f64(w.mark, i);
+      const weight = Math.abs(f64(qw, p)) * f64(w.k, i) * (m > 1 ? m : 1);
+      this.crossSlots[nCross] = p;
+      this.crossWeights[nCross] = weight;
+      nCross++;
+      sumWeight += weight;
+      const n = f64(w.notional, p);
+      const u = Math.abs(f64(w.upnl, p));
+      const mm = Math.abs(f64(w.pmm, p));
+      if (n > magPos) magPos = n;
+      if (u > magPos) magPos = u;
+      if (mm > magPos) magPos = mm;
+    }
+    if (nCross === 0) return;
+    const st = b.acct_status[a]!;
+    const inZone = (st & ACCT_CALL_ZONE) !== 0;
+    if (system || !crossOk || (st & (ACCT_OVERFLOW | ACCT_LIQUIDATABLE)) !== 0 || inZone !== (b.acct_call_latch[a] !== 0)) {
+      for (let j = 0; j < nCross; j++) {
+        const p = this.crossSlots[j]!;
+        this.setInterval(p, instOf[p]!, Infinity, -Infinity);
+      }
+      return;
+    }
+    const e = f64(w.aequity, a);
+    const mm = f64(w.amm, a);
+    let mag = magPos;
+    const ae = Math.abs(e);
+    const amm = Math.abs(mm);
+    const aim = f64(w.aim, a);
+    if (ae > mag) mag = ae;
+    if (amm > mag) mag = amm;
+    if (aim > mag) mag = aim;
+    this.budgets(e, mm, inZone, mag, b.acct_equity_minor, b.acct_mm_minor, a);
+    const b1 = this.b1;
+    const b2 = this.b2;
+    for (let j = 0; j < nCross; j++) {
+      const p = this.crossSlots[j]!;
+      const share = sumWeight > 0 ? (this.crossWeights[j]! / sumWeight) * SAFE : 0;
+      this.deriveShare(p, instOf[p]!, b1 * share, b2 * share, w);
+    }
+  }
+
+  private deriveIsolated(p: number, i: number, system: boolean, w: Words): void {
+    const b = this.margin.book;
+    const st = b.pos_status[p]!;
+    const inZone = (st & POS_CALL_ZONE) !== 0;
+    if (system || !this.bound(i).ok || (st & (POS_OVERFLOW | POS_LIQUIDATABLE)) !== 0 || inZone !== (b.pos_call_latch[p] !== 0)) {
+      this.setInterval(p, i, Infinity, -Infinity);
+      return;
+    }
+    const e = f64(w.pequity, p);
+    const mm = f64(w.pmm, p);
+    let mag = f64(w.notional, p);
+    const au = Math.abs(f64(w.upnl, p));
+    const amm = Math.abs(mm);
+    const ae = Math.abs(e);
+    if (au > mag) mag = au;
+    if (amm > mag) mag = amm;
+    if (ae > mag) mag = ae;
+    this.budgets(e, mm, inZone, mag, b.pos_equity_minor, b.pos_mm_minor, p);
+    this.deriveShare(p, i, this.b1, this.b2, w);
+  }
+
+  /** Position p's interval from its shares of the two budgets (both already safe lower bounds). */
+  private deriveShare(p: number, i: number, b1: number, b2: number, w: Words): void {
+    const bd = this.bound(i);
+    const m = f64(w.mark, i);
+    const a = Math.abs(f64(w.qty, p)) * f64(w.k, i);
+    // cost1(Δ) ≤ A·Δ·(1 + r) + k1 ≤ b1 ;  cost2(Δ) ≤ A·Δ·(4 + 5r) + 5·k1 ≤ b2
+    const x1 = (b1 - bd.k1) / (a * bd.c1);
+    const x2 = (b2 - 5 * bd.k1) / (a * bd.c2);
+    let d = Math.floor((x1 < x2 ? x1 : x2) * SAFE) - 2;
+    if (!(d > 0)) d = 0; // also NaN (a = 0 cannot happen here: q ≠ 0, k ≥ 1)
+    this.setInterval(p, i, m - d, m + d);
+  }
+
+  /**
+   * Safe lower bounds (as Numbers, into b1/b2) of the two budgets of an entity with exact
+   * figures E, MM: B1 = min(E − MM, 2^63 − 1 − mag) (not liquidatable: E ≥ MM), B2 =
+   * 4E − 5MM − 1 out of the zone, 5MM − 4E in it. E − MM and 4E − 5MM are exact in floats
+   * below 2^52 / 2^49 in magnitude; otherwise they come from the exact i64 figures (BigInt).
+   */
+  private budgets(e: number, mm: number, inZone: boolean, mag: number, eArr: BigInt64Array, mmArr: BigInt64Array, j: number): void {
+    let d1: number;
+    let d2: number;
+    if (Math.abs(e) < TWO49 && Math.abs(mm) < TWO49) {
+      d1 = e - mm;
+      d2 = 4 * e - 5 * mm;
+    } else {
+      const eb = eArr[j]!;
+      const mb = mmArr[j]!;
+      d1 = Number(eb - mb);
+      d2 = Number(4n * eb - 5n * mb);
+    }
+    const z = inZone ? -d2 : d2 - 1;
+    // 2^63 − mag in floats: mag is within 2^-53 relative (≤ 2^10 absolute) of the exact value.
+    const of = (TWO63 - mag) * (1 - 2 ** -40) - 4096;
+    const b1 = (d1 < of ? d1 : of) * (1 - 2 ** -40) - 4; // d1 ≥ 0: a liquidatable entity always recomputes
+    const b2 = z * (1 - 2 ** -40) - 4;
+    this.b1 = b1 > 0 ? b1 : 0;
+    this.b2 = b2 > 0 ? b2 : 0;
+  }
+}
+
+function growI32(a: Int32Array, need: number): Int32Array {
+  const b = new Int32Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
