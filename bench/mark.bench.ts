@@ -1,8 +1,10 @@
 // Mark-move benchmark (issue 3): an instrument with N positions (default 100k), a mark event
 // from `Core.apply` to liquidation decisions — the whole per-event path: decide, evolve, the
 // kernel pass over every account holding the instrument, liquidation, margin calls.
-// Quiet marks (small moves, nothing liquidated) and crash marks (each liquidates some
-// accounts) are measured separately; latencies are per event, p50/p99 from sorted samples.
+// Quiet marks (small moves, nothing liquidated), crash marks (each liquidates some accounts)
+// and, after the crash, a random walk (steps up to ±0.05%) are measured separately; latencies
+// are per event, p50/p99 from sorted samples. `markIntervals: false` measures the full path
+// (every holder recomputed per mark, docs/incremental.md).
 import { Core } from "../src/pipeline.js";
 import { validateEvent } from "../src/events/schema.js";
 import type { LogEntry } from "../src/events/types.js";
@@ -14,6 +16,8 @@ export interface MarkBenchOptions {
   marks?: number;
   /** Crash mark events measured after the quiet ones (default 40). */
   crashMarks?: number;
+  /** Random-walk mark events measured after the crash (steps of up to ±0.05%, default 1000). */
+  walkMarks?: number;
   seed?: number;
   /** Core option (default true): false measures the full path (every holder recomputed per mark). */
   markIntervals?: boolean;
@@ -27,6 +31,8 @@ export interface MarkBenchResult {
   rederived_per_mark: { quiet: number; crash: number };
   quiet: { events: number; latency_ns_p50: number; latency_ns_p99: number; latency_ns_max: number };
   crash: { events: number; liquidations: number; latency_ns_p50: number; latency_ns_p99: number; latency_ns_max: number };
+  /** After the crash: a random walk (steps up to ±0.05%), so some accounts leave their mark intervals. */
+  walk: { events: number; liquidations: number; rederived_per_mark: number; latency_ns_p50: number; latency_ns_p99: number; latency_ns_max: number };
 }
 
 function ev(o: Record<string, unknown>): LogEntry {
@@ -94,6 +100,20 @@ export async function runMarkBench(opts: MarkBenchOptions = {}): Promise<MarkBen
     liquidations += r.outputs.filter((o) => o.type === "liquidation").length;
   }
   const derived2 = core.intervalDerivations;
+  const walk: number[] = [];
+  let walkLiquidations = 0;
+  const base = tick;
+  for (let i = 0; i < (opts.walkMarks ?? 1000); i++) {
+    const step = rng.int(-Math.round(base * 0.0005), Math.round(base * 0.0005));
+    tick = Math.abs(tick + step - base) > base * 0.01 ? tick - step : tick + step; // reflect at ±1%
+    const e = ev({ type: "mark", symbol: "BTC-PERP", price: (tick / 10).toFixed(1) });
+    const s = process.hrtime.bigint();
+    const r = core.apply(e);
+    walk.push(Number(process.hrtime.bigint() - s));
+    walkLiquidations += r.outputs.filter((o) => o.type === "liquidation").length;
+  }
+  const derived3 = core.intervalDerivations;
+  walk.sort((a, b) => a - b);
   const round2 = (x: number): number => Math.round(x * 100) / 100;
   const rederived = { quiet: round2((derived1 - derived0) / Math.max(1, quiet.length)), crash: round2((derived2 - derived1) / Math.max(1, crash.length)) };
   if (process.env.MMC_BENCH_TRACE === "1") process.stderr.write(`crash latencies (ms, in order): ${crash.map((x) => (x / 1e6).toFixed(1)).join(" ")}\n`);
@@ -108,5 +128,11 @@ export async function runMarkBench(opts: MarkBenchOptions = {}): Promise<MarkBen
     crash: crash.length === 0
       ? { events: 0, liquidations: 0, latency_ns_p50: 0, latency_ns_p99: 0, latency_ns_max: 0 }
       : { events: crash.length, liquidations, latency_ns_p50: percentile(crash, 0.5), latency_ns_p99: percentile(crash, 0.99), latency_ns_max: crash.at(-1)! },
+    walk: walk.length === 0
+      ? { events: 0, liquidations: 0, rederived_per_mark: 0, latency_ns_p50: 0, latency_ns_p99: 0, latency_ns_max: 0 }
+      : {
+        events: walk.length, liquidations: walkLiquidations, rederived_per_mark: round2((derived3 - derived2) / walk.length),
+        latency_ns_p50: percentile(walk, 0.5), latency_ns_p99: percentile(walk, 0.99), latency_ns_max: walk.at(-1)!,
+      },
   };
 }
