@@ -241,12 +241,18 @@ export class Core {
           }
           let adlFills = 0;
           if (this.insuranceEquityNegative()) {
-            this.refreshForAdl();
-            const adl = autoDeleverage(this.state, this.figures, seq);
-            adlFills = adl.outputs.length;
-            if (adlFills > 0) {
-              this.applyEffects(adl.effects, next, undo);
-              outputs.push(...adl.outputs);
+            // Whether any counterparty has U > 0 depends only on positions and marks: when
+            // ADL found none, it is not run again until those change for the fund's instruments.
+            const key = this.adlKey();
+            if (key !== this.adlBarrenKey) {
+              this.refreshForAdl();
+              const adl = autoDeleverage(this.state, this.figures, seq);
+              adlFills = adl.outputs.length;
+              this.adlBarrenKey = adlFills === 0 ? key : null;
+              if (adlFills > 0) {
+                this.applyEffects(adl.effects, next, undo);
+                outputs.push(...adl.outputs);
+              }
             }
           }
           if (candidates.length === 0 && adlFills === 0) break;
@@ -288,6 +294,7 @@ export class Core {
         this.sync.apply(inverse, emptyTouched());
       }
       engine.rollbackTx();
+      this.adlBarrenKey = null; // its positions may be the rolled-back ones
       this.sync.writeAll();
       this.sync.computeAll();
       this.sync.rollbackTx();
@@ -422,6 +429,7 @@ export class Core {
   }
 
   private applyEffects(effects: readonly Effect[], touched: Touched, undo: Effect[][]): void {
+    for (const e of effects) if (e.t === "position") this.positionVersions.set(e.symbol, (this.positionVersions.get(e.symbol) ?? 0) + 1);
     undo.push(evolveAll(this.state, effects));
     if (!this.sync.apply(effects, touched)) {
       throw new Rollback({ code: "E_OVERFLOW", message: "an account's cross base equity overflows the 64-bit representation" });
@@ -442,6 +450,22 @@ export class Core {
     if (this.sync.refreshInstruments(slots) < 0) {
       throw new Rollback({ code: "E_OVERFLOW", message: "the event's figures would overflow the 64-bit representation" });
     }
+  }
+
+  /** ADL memo (a cache, not state): the situation in which ADL last found nobody to deleverage. */
+  private adlBarrenKey: string | null = null;
+  /** Position changes per instrument (bumped by every position effect; never reset). */
+  private readonly positionVersions = new Map<string, number>();
+
+  /** The fund's open positions, their instruments' marks and position versions. */
+  private adlKey(): string {
+    const ins = this.state.accounts.get(INSURANCE)!;
+    const parts: string[] = [];
+    for (const p of ins.positions.values()) {
+      if (p.qtyLots === 0n) continue;
+      parts.push(`${p.symbol}:${p.qtyLots}:${this.state.instruments.get(p.symbol)!.markTicks}:${this.positionVersions.get(p.symbol) ?? 0}`);
+    }
+    return parts.sort().join("|");
   }
 
   private insuranceEquityNegative(): boolean {

@@ -15,12 +15,12 @@ export interface Touched {
   readonly instruments: Set<number>;
   /** With mark intervals: instruments whose mark moved (only the accounts whose intervals it leaves are affected). */
   readonly marks: Set<number>;
-  /** A collateral price or haircut changed: every account's base equity is stale. */
-  allBases: boolean;
+  /** Assets whose price or haircut changed: the base equity of every holder is stale. */
+  readonly assets: Set<string>;
 }
 
 export function emptyTouched(): Touched {
-  return { accounts: new Set(), instruments: new Set(), marks: new Set(), allBases: false };
+  return { accounts: new Set(), instruments: new Set(), marks: new Set(), assets: new Set() };
 }
 
 export class BookSync {
@@ -85,6 +85,23 @@ export class BookSync {
     for (const inst of this.state.instrumentsBySlot) this.writeInstrument(inst);
     for (const pos of this.state.positionsBySlot) this.writePosition(pos);
     for (const acct of this.state.accountsBySlot) this.writeAccountBase(acct);
+    this.holders.clear();
+    for (const acct of this.state.accountsBySlot) {
+      for (const [asset, v] of acct.balances) if (asset !== this.state.settlementAsset && v !== 0n) this.noteHolding(asset, acct.slot, true);
+    }
+  }
+
+  /** Accounts holding each non-settlement asset (collateral), by slot. */
+  private readonly holders = new Map<string, Set<number>>();
+
+  private noteHolding(asset: string, slot: number, holds: boolean): void {
+    let set = this.holders.get(asset);
+    if (set === undefined) {
+      if (!holds) return;
+      this.holders.set(asset, (set = new Set()));
+    }
+    if (holds) set.add(slot);
+    else set.delete(slot);
   }
 
   /** Margin-call latches are kernel inputs: the kernel reports entities whose zone differs. */
@@ -175,6 +192,7 @@ export class BookSync {
         }
         case "balance": {
           const acct = s.accounts.get(e.account);
+          if (acct !== undefined && e.asset !== s.settlementAsset) this.noteHolding(e.asset, acct.slot, e.valueMinor !== 0n);
           if (acct !== undefined) {
             ok = this.writeAccountBase(acct) && ok;
             touched.accounts.add(acct.slot);
@@ -209,19 +227,24 @@ export class BookSync {
           break;
         }
         case "asset":
+          touched.assets.add(e.asset.name);
+          break;
         case "collateral.price":
-          touched.allBases = true;
+          touched.assets.add(e.asset);
           break;
         default:
           break;
       }
     }
-    if (touched.allBases) {
+    // A price or haircut change reaches only the accounts holding the asset.
+    for (const asset of touched.assets) {
       const base = this.margin.book.acct_base_minor;
-      for (const acct of s.accountsBySlot) {
-        const before = base[acct.slot];
+      for (const slot of this.holders.get(asset) ?? []) {
+        const acct = s.accountsBySlot[slot]!;
+        const before = base[slot];
         ok = this.writeAccountBase(acct) && ok;
-        if (this.tracking && base[acct.slot] !== before) this.dirty(acct.slot);
+        touched.accounts.add(slot);
+        if (this.tracking && base[slot] !== before) this.dirty(slot);
       }
     }
     for (const [account, symbols] of added) this.positionsAdded(account, symbols);
@@ -343,10 +366,6 @@ export class BookSync {
     this.listCount = 0;
     this.accountCount = 0;
     this.emptyAccounts.length = 0;
-    if (touched.allBases) {
-      for (const acct of s.accountsBySlot) this.addAccount(acct.slot);
-      return;
-    }
     let first = true;
     for (const i of touched.instruments) {
       if (i >= s.instrumentsBySlot.length) continue;
