@@ -287,16 +287,27 @@ export class Core {
     } catch (err) {
       const rejection: Rejection | null =
         err instanceof Rollback ? err.rejection : err instanceof OverflowError ? { code: "E_OVERFLOW", message: err.message } : null;
-      // Undo everything (also before rethrowing a bug, so the state stays consistent).
+      // Undo everything (also before rethrowing a bug, so the state stays consistent), then
+      // recompute exactly what the undo touched — the accounts of the inverse effects, every
+      // holder of an instrument whose mark or tiers went back, and the system accounts (their
+      // figures are read without a recompute) — not the whole book: a rejected order must not
+      // cost a full recompute.
+      const back = emptyTouched();
       for (let i = undo.length - 1; i >= 0; i--) {
         const inverse = undo[i]!;
         evolveAll(this.state, inverse);
-        this.sync.apply(inverse, emptyTouched());
+        this.sync.apply(inverse, back);
       }
       engine.rollbackTx();
       this.adlBarrenKey = null; // its positions may be the rolled-back ones
-      this.sync.writeAll();
-      this.sync.computeAll();
+      for (const i of back.marks) back.instruments.add(i);
+      back.marks.clear();
+      for (const name of SYSTEM_ACCOUNTS) {
+        const acct = this.state.accounts.get(name);
+        if (acct !== undefined) back.accounts.add(acct.slot);
+      }
+      this.sync.collect(back);
+      this.sync.computeCollected();
       this.sync.rollbackTx();
       if (rejection === null) throw err;
       throw new Rollback(rejection);

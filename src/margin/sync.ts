@@ -202,6 +202,8 @@ export class BookSync {
         }
         case "account.open": {
           const acct = s.accounts.get(e.account)!;
+          // A slot may be reused after a rollback removed an account: start unlatched.
+          this.margin.book.acct_call_latch[acct.slot] = 0;
           this.writeAccountBase(acct);
           touched.accounts.add(acct.slot);
           this.dirty(acct.slot);
@@ -209,6 +211,11 @@ export class BookSync {
         }
         case "position.remove":
           this.invalidateFor(e.account, e.symbol);
+          break;
+        case "instrument.remove":
+          // evolve popped the last slot; a later instrument may reuse it.
+          this.instCache.delete(s.instrumentsBySlot.length);
+          this.intervals?.invalidateInstrument(s.instrumentsBySlot.length);
           break;
         case "latch.cross": {
           const acct = s.accounts.get(e.account);
