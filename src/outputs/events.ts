@@ -1,5 +1,7 @@
 // Output (derived) events: what the engine concludes beyond the input's own effects.
 // Journaled as derived records and published on NATS; listed in the report.
+import type { MatchTradeJson } from "../matching/engine.js";
+
 export interface LiquidationOutput {
   readonly type: "liquidation";
   readonly seq: number;
@@ -59,20 +61,10 @@ export interface RejectedOutput {
 // ---- order flow (docs/matching.md "Pipeline integration"). Prices and quantities are decimal
 // strings on the instrument's grid; `seq` is the input event that caused them.
 
-/** A fill made by the book; it was applied to both accounts exactly like a `trade` event. */
-export interface TradeOutput {
+/** A fill made by the book (`${symbol}:${n}` ids, n per book); applied to both accounts like a `trade` event. */
+export interface TradeOutput extends MatchTradeJson {
   readonly type: "trade";
   readonly seq: number;
-  /** `${symbol}:${n}`, n = 1, 2, … per book. */
-  readonly id: string;
-  readonly symbol: string;
-  readonly price: string;
-  readonly qty: string;
-  readonly buyer: string;
-  readonly seller: string;
-  readonly taker: "buyer" | "seller";
-  readonly makerOrderId: string;
-  readonly takerOrderId: string;
 }
 
 export interface OrderAcceptedOutput {
