@@ -669,7 +669,8 @@ export class Core {
 
   /** Full recompute (for reports); returns the number of liquidatable entities. */
   recomputeAll(): number {
-    this.sync.writeAll();
+    // The book's inputs are kept in sync event by event (writeAll is for restores): compute
+    // from them as they are, so reports and checks see exactly what the engine decides on.
     return this.sync.computeAll();
   }
 }

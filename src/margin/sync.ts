@@ -303,7 +303,7 @@ export class BookSync {
    * sets, no duplicates). Returns the first difference, or null.
    */
   checkCaches(): string | null {
-    for (const [i, c] of this.instCache) {
+    for (const [i, c] of [...this.instCache]) { // a snapshot: the loop re-inserts keys
       this.instCache.delete(i);
       const fresh = this.instrumentLists(i);
       this.instCache.set(i, c);

@@ -96,28 +96,18 @@ export function buildReport(core: Core): Report {
       const inst = state.instruments.get(pos.symbol)!;
       const p = pos.slot;
       const liq = core.margin.liquidationPrice(p);
-      const r: PositionReport = {
-        mode: pos.mode,
-        leverage: pos.leverage,
-        qty: formatSteps(pos.qtyLots, inst.lotSize),
-        entryPrice: entryPrice(pos, inst),
-        unrealizedPnl: money(b.pos_upnl_minor[p]!),
-        initialMargin: money(b.pos_im_minor[p]!),
-        maintenanceMargin: money(b.pos_mm_minor[p]!),
-        liquidationPrice: liq === null ? null : formatSteps(liq, inst.tickSize),
-      };
+      const liqPrice = liq === null ? null : formatSteps(liq, inst.tickSize);
+      const common = { mode: pos.mode, leverage: pos.leverage, qty: formatSteps(pos.qtyLots, inst.lotSize), entryPrice: entryPrice(pos, inst) };
+      const margins = { initialMargin: money(b.pos_im_minor[p]!), maintenanceMargin: money(b.pos_mm_minor[p]!), liquidationPrice: liqPrice };
       if (pos.mode === "isolated") {
+        // SPEC §9 field order; isolated positions add their margin, equity and bankruptcy price.
         const bk = core.margin.bankruptcyPrice(p);
-        r.isolatedMargin = money(pos.isolatedMarginMinor);
-        r.equity = money(b.pos_equity_minor[p]!);
-        r.bankruptcyPrice = bk === null ? null : formatSteps(bk, inst.tickSize);
         positions[pos.symbol] = {
-          mode: r.mode, leverage: r.leverage, qty: r.qty, entryPrice: r.entryPrice, isolatedMargin: r.isolatedMargin,
-          unrealizedPnl: r.unrealizedPnl, equity: r.equity, initialMargin: r.initialMargin, maintenanceMargin: r.maintenanceMargin,
-          liquidationPrice: r.liquidationPrice, bankruptcyPrice: r.bankruptcyPrice,
+          ...common, isolatedMargin: money(pos.isolatedMarginMinor), unrealizedPnl: money(b.pos_upnl_minor[p]!),
+          equity: money(b.pos_equity_minor[p]!), ...margins, bankruptcyPrice: bk === null ? null : formatSteps(bk, inst.tickSize),
         };
       } else {
-        positions[pos.symbol] = r;
+        positions[pos.symbol] = { ...common, unrealizedPnl: money(b.pos_upnl_minor[p]!), ...margins };
       }
     }
     const a = acct.slot;
