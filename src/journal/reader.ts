@@ -8,6 +8,7 @@ import type { LogEntry } from "../events/types.js";
 import { JournalError } from "./errors.js";
 import {
   ChainHasher,
+  digestEquals,
   GENESIS_HASH,
   HASH_BYTES,
   JOURNAL_HEADER_BYTES,
@@ -156,7 +157,7 @@ export class JournalScanner {
       this.fail("kind", `unknown record kind ${kind}`, seq);
     }
     const hash = new Uint8Array(b.buffer, base + OFF_PAYLOAD + len, HASH_BYTES);
-    if (this.verifyChain && !sameBytes(this.hasher.hash(this.prevHash, b, q, len), hash)) {
+    if (this.verifyChain && !digestEquals(this.hasher.digest(this.prevHash, b, q, len), b, q + OFF_PAYLOAD + len)) {
       this.fail("chain", "hash does not chain from the previous record", seq);
     }
     const payload = new Uint8Array(b.buffer, base + OFF_PAYLOAD, len);
@@ -219,12 +220,6 @@ export class JournalScanner {
     if (seq === input || (seq === derived && derived > 0)) return seq;
     return kind === RECORD_KIND_DERIVED && derived > 0 ? derived : input;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export interface ReadJournalOptions {

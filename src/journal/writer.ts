@@ -42,6 +42,7 @@ import {
   isSafeNonNegative,
   journalHeader,
   readU64,
+  writeDigest,
   writeU64,
 } from "./format.js";
 import { JournalScanner } from "./reader.js";
@@ -90,7 +91,8 @@ export class JournalWriter {
   private failure: JournalError | null = null;
 
   private seq = 0;
-  private lastHash: Uint8Array = GENESIS_HASH;
+  /** Chain hash of the last record: our own 32 bytes (staged bytes get overwritten). */
+  private readonly lastHash: Buffer = Buffer.from(GENESIS_HASH);
   private lastTs = 0;
   private lastSourceSeq = 0;
   private records = 0;
@@ -148,7 +150,7 @@ export class JournalWriter {
       }
       const w = new JournalWriter(path, lockKey, fd, { fsyncEveryRecords: everyRecords, fsyncEveryBytes: everyBytes }, truncated);
       w.seq = sc.lastSeq;
-      w.lastHash = Uint8Array.from(sc.prevHash); // a copy: the view would pin a read chunk
+      w.lastHash.set(sc.prevHash); // a copy: the view would pin a read chunk
       w.lastTs = sc.lastTs;
       w.lastSourceSeq = sc.lastSourceSeq;
       w.records = sc.records;
@@ -165,7 +167,7 @@ export class JournalWriter {
   get head(): JournalHead {
     return {
       seq: this.seq,
-      hash: Buffer.from(this.lastHash).toString("hex"),
+      hash: this.lastHash.toString("hex"),
       ts: this.lastTs,
       sourceSeq: this.lastSourceSeq,
       records: this.records,
@@ -278,11 +280,11 @@ export class JournalWriter {
     writeU64(b, ts, start + OFF_TS);
     b[start + OFF_KIND] = kind;
     writeU64(b, sourceSeq, start + OFF_SOURCE_SEQ);
-    const hash = this.hasher.hash(this.lastHash, b, start, len);
+    const digest = this.hasher.digest(this.lastHash, b, start, len);
     const hashAt = start + OFF_PAYLOAD + len;
-    hash.copy(b, hashAt);
-    b.writeUInt32LE(crc32(b.subarray(start + OFF_SEQ, hashAt + HASH_BYTES)), start + OFF_CRC);
-    this.lastHash = hash;
+    writeDigest(digest, b, hashAt);
+    writeDigest(digest, this.lastHash, 0);
+    b.writeUInt32LE(crc32(new Uint8Array(b.buffer, b.byteOffset + start + OFF_SEQ, hashAt + HASH_BYTES - start - OFF_SEQ)), start + OFF_CRC);
     this.lastTs = ts;
     this.records++;
   }
