@@ -35,7 +35,8 @@ import { compareStrings, emptyState, INSURANCE, SYSTEM_ACCOUNTS, type State } fr
 import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, MODE_ISOLATED, POS_CALL_ZONE, SUM_LIQ_ACCOUNTS, SUM_LIQ_POSITIONS, SUM_ZONE_ACCOUNTS, SUM_ZONE_POSITIONS, type MarginEngine } from "./margin/engine.js";
 import { BookSync, emptyTouched, type Touched } from "./margin/sync.js";
 import { createKernelMarginEngine } from "./margin/kernel.js";
-import { autoDeleverage, compareCandidates, liquidate, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
+import { OpenPositions } from "./liquidation/open-positions.js";
+import { autoDeleverage, compareCandidates, liquidate, type AdlFigures, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
 import type {
   AdlOutput, InsuranceCoverOutput, LiquidationOutput, MarginCallOutput, OrderOutput, OrderRejectedOutput, OutputEvent, RejectedOutput,
 } from "./outputs/events.js";
@@ -126,6 +127,8 @@ export class Core {
   /** Liquidation orders placed in the current event (their ids: `liq-<seq>-<n>`). */
   private liquidationOrderCount = 0;
   private readonly risk: RiskContext;
+  /** ADL's counterparty index (a cache of the state, rebuilt from it on construction). */
+  private readonly openPositions: OpenPositions;
 
   constructor(opts: CoreOptions = {}) {
     this.state = opts.state ?? emptyState();
@@ -139,6 +142,7 @@ export class Core {
     if (this.liquidationBandBps !== null && !(Number.isInteger(this.liquidationBandBps) && this.liquidationBandBps >= 0 && this.liquidationBandBps < 10_000)) {
       throw new RangeError("liquidationOrders.bandBps must be an integer in [0, 10000)");
     }
+    this.openPositions = new OpenPositions(this.state);
     this.sync = new BookSync(this.margin, this.state, { markIntervals: opts.markIntervals ?? true });
     this.sync.writeAll();
     this.sync.computeAll();
@@ -245,8 +249,7 @@ export class Core {
             // ADL found none, it is not run again until those change for the fund's instruments.
             const key = this.adlKey();
             if (key !== this.adlBarrenKey) {
-              this.refreshForAdl();
-              const adl = autoDeleverage(this.state, this.figures, seq);
+              const adl = autoDeleverage(this.state, this.adlFigures, seq);
               adlFills = adl.outputs.length;
               this.adlBarrenKey = adlFills === 0 ? key : null;
               if (adlFills > 0) {
@@ -296,6 +299,7 @@ export class Core {
       for (let i = undo.length - 1; i >= 0; i--) {
         const inverse = undo[i]!;
         evolveAll(this.state, inverse);
+        this.openPositions.afterEffects(inverse);
         this.sync.apply(inverse, back);
       }
       engine.rollbackTx();
@@ -442,26 +446,26 @@ export class Core {
   private applyEffects(effects: readonly Effect[], touched: Touched, undo: Effect[][]): void {
     for (const e of effects) if (e.t === "position") this.positionVersions.set(e.symbol, (this.positionVersions.get(e.symbol) ?? 0) + 1);
     undo.push(evolveAll(this.state, effects));
+    this.openPositions.afterEffects(effects);
     if (!this.sync.apply(effects, touched)) {
       throw new Rollback({ code: "E_OVERFLOW", message: "an account's cross base equity overflows the 64-bit representation" });
     }
   }
 
   /**
-   * ADL ranks every position of each instrument @insurance holds by its figures: with mark
-   * intervals some of those are stale (their flags are not), so recompute those holders.
+   * ADL computes U and N from the state; E of a cross candidate is read after a recompute of
+   * exactly the candidates' accounts (with mark intervals the book's figures of accounts a
+   * mark did not reach are stale). That recompute replaces the current collection, as every
+   * round's does.
    */
-  private refreshForAdl(): void {
-    if (this.sync.intervals === null) return;
-    const ins = this.state.accounts.get(INSURANCE);
-    if (ins === undefined) return;
-    const slots: number[] = [];
-    for (const p of ins.positions.values()) if (p.qtyLots !== 0n) slots.push(this.state.instruments.get(p.symbol)!.slot);
-    if (slots.length === 0) return;
-    if (this.sync.refreshInstruments(slots) < 0) {
-      throw new Rollback({ code: "E_OVERFLOW", message: "the event's figures would overflow the 64-bit representation" });
-    }
-  }
+  private readonly adlFigures: AdlFigures = {
+    openPositions: (symbol, long) => this.openPositions.side(symbol, long),
+    refreshAccounts: (slots) => {
+      this.sync.collectAccounts(slots);
+      this.computeChecked();
+    },
+    crossEquityMinor: (slot) => this.margin.book.acct_equity_minor[slot]!,
+  };
 
   /** ADL memo (a cache, not state): the situation in which ADL last found nobody to deleverage. */
   private adlBarrenKey: string | null = null;
@@ -664,7 +668,7 @@ export class Core {
 
   /** Test support: the margin book's cached collections agree with the state. */
   checkBookCaches(): string | null {
-    return this.sync.checkCaches();
+    return this.sync.checkCaches() ?? this.openPositions.check();
   }
 
   /** Full recompute (for reports); returns the number of liquidatable entities. */

@@ -59,19 +59,17 @@ export class BookSync {
     this.intervals?.rebuildAll();
   }
 
-  /** Makes room for the state's current slot counts (growth ×2 keeps this amortized O(1)). */
+  /** Makes room for the state's current slot counts (the engine grows each full dimension ×1.5: amortized O(1)). */
   reserve(): void {
     const cap = this.margin.book.capacity;
-    const need = {
-      positions: this.state.positionsBySlot.length,
-      accounts: this.state.accountsBySlot.length,
-      instruments: this.state.instrumentsBySlot.length,
-    };
+    const s = this.state;
+    const need = { positions: s.positionsBySlot.length, accounts: s.accountsBySlot.length, instruments: s.instrumentsBySlot.length };
     if (need.positions > cap.positions || need.accounts > cap.accounts || need.instruments > cap.instruments) {
+      // Only the dimensions that are full grow (the others are asked for what they have).
       this.margin.ensureCapacity({
-        positions: Math.max(need.positions, cap.positions * 2, 1024),
-        accounts: Math.max(need.accounts, cap.accounts * 2, 1024),
-        instruments: Math.max(need.instruments, cap.instruments * 2, 16),
+        positions: Math.max(need.positions, cap.positions),
+        accounts: Math.max(need.accounts, cap.accounts),
+        instruments: Math.max(need.instruments, cap.instruments),
       });
     }
   }
@@ -424,20 +422,6 @@ export class BookSync {
    */
   private dirty(a: number): void {
     if (this.tracking) this.intervals!.markDirty(a);
-  }
-
-  /**
-   * Mark intervals: brings every figure of these instruments' holders up to date (ADL ranks
-   * them all). Replaces the current collection; returns the kernel's result (-1: overflow).
-   */
-  refreshInstruments(instrumentSlots: Iterable<number>): number {
-    const t = emptyTouched();
-    for (const i of instrumentSlots) t.instruments.add(i);
-    const tracking = this.tracking;
-    this.tracking = false; // same state: their intervals stand
-    this.collect(t);
-    this.tracking = tracking;
-    return this.computeCollected();
   }
 
   /** Collects the given accounts (all their positions). */
