@@ -127,19 +127,13 @@ export class KernelMarginEngine implements MarginEngine {
     if (sameCapacity(next, old.capacity)) return;
     const layout = layoutFields(KERNEL_FIELDS, next, this.baseBytes);
     this.growMemoryTo(layout.endBytes);
-    // Move every array to its new (never lower) offset, last first, so no move overwrites
-    // data not yet moved; then zero the new tail of each.
+    // Only each array's used prefix (up to its last nonzero byte) moves, and only bytes that
+    // held old data are zeroed: memory never written stays untouched, so capacity slack and
+    // sparse arrays (result lists, scratch) cost address space, not resident memory
+    // (docs/kernel.md "Memory"). Fresh pages from memory.grow are zero.
     const bytes = new Uint8Array(this.wasm.memory.buffer);
-    for (let j = KERNEL_FIELDS.length - 1; j >= 0; j--) {
-      const f = KERNEL_FIELDS[j]!;
-      const from = old.offsets[j]!;
-      const to = layout.offsets[j]!;
-      bytes.copyWithin(to, from, from + fieldBytes(f, old.capacity));
-    }
-    KERNEL_FIELDS.forEach((f, j) => {
-      const to = layout.offsets[j]!;
-      bytes.fill(0, to + fieldBytes(f, old.capacity), to + fieldBytes(f, next));
-    });
+    const used = KERNEL_FIELDS.map((f, j) => usedBytes(bytes, old.offsets[j]!, fieldBytes(f, old.capacity)));
+    relocateFields(bytes, old.offsets, layout.offsets, used);
     this.layout = layout;
     this.writeTable();
     this.views = bookViews(this.wasm.memory.buffer, layout);
@@ -227,6 +221,68 @@ export class KernelMarginEngine implements MarginEngine {
   private makeListView(): Int32Array {
     const j = KERNEL_FIELDS.findIndex((f) => f.name === "list_positions");
     return new Int32Array(this.wasm.memory.buffer, this.layout.offsets[j]!, this.layout.capacity.positions);
+  }
+}
+
+/**
+ * Bytes of [offset, offset + length) up to and including the last nonzero byte (0: all zero).
+ * Scans backwards in 32-bit words; reading never-written memory does not make it resident.
+ */
+export function usedBytes(bytes: Uint8Array, offset: number, length: number): number {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > bytes.length) {
+    throw new RangeError(`usedBytes: [${offset}, ${offset + length}) outside the buffer`);
+  }
+  let end = offset + length;
+  if (length < 8) {
+    while (end > offset && bytes[end - 1] === 0) end--;
+    return end - offset;
+  }
+  while ((bytes.byteOffset + end) % 4 !== 0) {
+    if (bytes[end - 1] !== 0) return end - offset;
+    end--;
+  }
+  let start = offset; // length ≥ 8: start ≤ end after aligning both
+  while ((bytes.byteOffset + start) % 4 !== 0) start++;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset + start, (end - start) / 4);
+  let w = words.length;
+  while (w > 0 && words[w - 1] === 0) w--;
+  end = start + 4 * w;
+  while (end > offset && bytes[end - 1] === 0) end--;
+  return end - offset;
+}
+
+/**
+ * Moves field j's first used[j] bytes from `from[j]` to `to[j]` and zeroes every other byte
+ * that held old data, touching nothing else. Offsets ascend, ranges are disjoint, and no
+ * field moves down (to[j] ≥ from[j]: capacities only grow), so moving the last field first
+ * never overwrites data not yet moved.
+ */
+export function relocateFields(bytes: Uint8Array, from: readonly number[], to: readonly number[], used: readonly number[]): void {
+  const n = used.length;
+  if (from.length !== n || to.length !== n) throw new RangeError("relocateFields: one offset per field");
+  for (let j = 0; j < n; j++) {
+    const prevEnd = j === 0 ? 0 : from[j - 1]! + used[j - 1]!;
+    const prevTo = j === 0 ? 0 : to[j - 1]! + used[j - 1]!;
+    if (!(used[j]! >= 0 && from[j]! >= prevEnd && to[j]! >= prevTo && to[j]! >= from[j]! && to[j]! + used[j]! <= bytes.length)) {
+      throw new RangeError(`relocateFields: field ${j} overlaps, moves down or leaves the buffer`);
+    }
+  }
+  for (let j = n - 1; j >= 0; j--) {
+    if (used[j]! > 0 && to[j] !== from[j]) bytes.copyWithin(to[j]!, from[j]!, from[j]! + used[j]!);
+  }
+  // Old data outside every new data range (both lists ascend, disjoint) is zeroed.
+  for (let j = 0; j < n; j++) {
+    let at = from[j]!;
+    const end = at + used[j]!;
+    for (let g = 0; g < n && at < end; g++) {
+      const lo = to[g]!;
+      const hi = lo + used[g]!;
+      if (hi <= at || lo === hi) continue;
+      if (lo >= end) break;
+      if (lo > at) bytes.fill(0, at, lo);
+      at = hi;
+    }
+    if (at < end) bytes.fill(0, at, end);
   }
 }
 
