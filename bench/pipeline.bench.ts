@@ -13,12 +13,12 @@
 //               of trades at `loadEventsPerS` in between the marks.
 // `mmc bench` wires this; run directly: node dist/bench/pipeline.bench.js [--events N] …
 import { pathToFileURL } from "node:url";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { generateMarketLines } from "../src/demo/generate.js";
 import { encodeBatch } from "../src/events/codec.js";
@@ -29,6 +29,8 @@ import { LocalNatsServer } from "../src/nats/local-server.js";
 import { silentLogger } from "../src/nats/log.js";
 import { ServeHandle } from "../src/nats/serve.js";
 import { Core } from "../src/pipeline.js";
+import type { OutputEvent } from "../src/outputs/events.js";
+import { DEFAULT_SETTINGS, ensureStreams } from "../src/nats/settings.js";
 import { BATCH_SUBJECT } from "../src/nats/subjects.js";
 
 export interface PipelineBenchOptions {
@@ -53,6 +55,33 @@ export interface PipelineBenchOptions {
    * work): the ceiling of decode + journal + NATS, i.e. what the pipeline adds.
    */
   core?: "real" | "stub";
+  /**
+   * Also measure the layer alone (default true): see LayerResult. "recorded" makes its stub
+   * core return the outputs the real core derives for these entries (computed once, before
+   * timing), so the layer also journals and publishes a real output load.
+   */
+  layer?: boolean;
+  layerOutputs?: "none" | "recorded";
+}
+
+/**
+ * The NATS ingest + journal layer alone — NOT the product's end-to-end number. The whole
+ * input is published to the stream first; then `serve` starts with a stub core (no margin
+ * work) and drains it: decode, journal (one fdatasync per group), outputs published and
+ * stored, acks. This is the ceiling the layer puts on the pipeline once the core is fast.
+ */
+export interface LayerResult {
+  note: string;
+  outputs_mode: "none" | "recorded";
+  events: number;
+  outputs: number;
+  groups: number;
+  seconds: number;
+  events_per_s: number;
+  /** CPU of this process (serve alone during the drain) per event: robust on a shared machine. */
+  serve_cpu_ns_per_event: number;
+  /** CPU of the nats-server process during the drain, per event. */
+  server_cpu_ns_per_event: number | null;
 }
 
 export interface PipelineBenchResult {
@@ -72,6 +101,8 @@ export interface PipelineBenchResult {
   latency_load_events_per_s: number;
   /** The same entries applied to a Core in-process, no NATS, no journal (real core only). */
   core_only_events_per_s: number | null;
+  /** The layer alone with a stub core (null when not run): not an end-to-end figure. */
+  layer: LayerResult | null;
   server_version: string;
 }
 
@@ -105,18 +136,85 @@ function chunks<T>(a: readonly T[], n: number): T[][] {
   return out;
 }
 
-/** A Core stand-in that applies nothing: every entry is accepted with no outputs. */
-function stubCore(): Core {
+/**
+ * A Core stand-in that applies nothing: every entry is accepted, with no outputs or, when
+ * given, the outputs recorded for its seq (`recorded[seq - 1]`).
+ */
+function stubCore(recorded?: readonly (readonly OutputEvent[])[]): Core {
   const state = { seq: 0, ts: 0 };
+  const none: readonly OutputEvent[] = [];
   const stub = {
     state,
     apply(entry: LogEntry, ts?: number) {
       state.seq++;
       state.ts = ts ?? (entry.kind === "event" ? (entry.event.ts ?? state.ts) : state.ts);
-      return { seq: state.seq, ts: state.ts, rejection: null, outputs: [] };
+      return { seq: state.seq, ts: state.ts, rejection: null, outputs: recorded?.[state.seq - 1] ?? none };
     },
   };
   return stub as unknown as Core;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc; null where unavailable. */
+function procCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // Fields 14 and 15 (utime, stime) in clock ticks; 100 Hz on Linux.
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** See LayerResult. Uses fresh streams; `server` is the bench's nats-server. */
+async function runLayer(
+  server: LocalNatsServer, nc: NatsConnection, dir: string, entries: readonly LogEntry[], batches: readonly Uint8Array[],
+  inflight: number, settings: { storage: "file" | "memory" }, outputsMode: "none" | "recorded",
+): Promise<LayerResult> {
+  const log = silentLogger();
+  let recorded: (readonly OutputEvent[])[] | undefined;
+  if (outputsMode === "recorded") {
+    const core = new Core({ keepHistory: false });
+    recorded = entries.map((e) => core.apply(e).outputs);
+  }
+  const jsm = await jetstreamManager(nc);
+  for (const s of ["MMC_IN", "MMC_OUT"]) await jsm.streams.delete(s).catch(() => false);
+  await ensureStreams(jsm, "MMC_IN", "MMC_OUT", { ...DEFAULT_SETTINGS, ...settings }, log);
+  await publishBatches(jetstream(nc), batches, inflight);
+  let groups = 0;
+  let reached: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const serve = await ServeHandle.start({
+    url: server.url, journal: join(dir, "layer.journal"), log, query: false, settings, core: stubCore(recorded),
+    onGroup: (g) => {
+      groups++;
+      if (g.seq >= entries.length) reached();
+    },
+  });
+  const c0 = process.cpuUsage();
+  const s0 = procCpuSeconds(server.pid);
+  const t0 = process.hrtime.bigint();
+  await done;
+  const t1 = process.hrtime.bigint();
+  const c = process.cpuUsage(c0);
+  const s1 = procCpuSeconds(server.pid);
+  const outputs = serve.status().outputs;
+  await serve.stop();
+  const seconds = Number(t1 - t0) / 1e9;
+  return {
+    note: "NATS ingest + journal layer alone, stub core (no margin work), stream pre-filled: not the product's end-to-end number",
+    outputs_mode: outputsMode,
+    events: entries.length,
+    outputs,
+    groups,
+    seconds,
+    events_per_s: Math.round(entries.length / seconds),
+    serve_cpu_ns_per_event: Math.round(((c.user + c.system) * 1000) / entries.length),
+    server_cpu_ns_per_event: s0 === null || s1 === null ? null : Math.round(((s1 - s0) * 1e9) / entries.length),
+  };
 }
 
 const USD = 1_000_000n;
@@ -201,7 +299,6 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     let lat: bigint[] = [];
     let loadRate = 0;
     if (marks > 0) {
-      const { jetstreamManager } = await import("@nats-io/jetstream");
       const jsm = await jetstreamManager(nc);
       for (const s of ["MMC_IN", "MMC_OUT"]) await jsm.streams.delete(s);
       const setup = toEntries(latencySetup(marks));
@@ -258,6 +355,8 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
       await serve2.stop();
     }
 
+    const layer = opts.layer === false ? null : await runLayer(server, nc, dir, entries, batches, inflight, settings, opts.layerOutputs ?? "none");
+
     return {
       events: entries.length,
       messages: batches.length,
@@ -273,6 +372,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
       latency_ns_max: lat.length === 0 ? 0 : Number(lat[lat.length - 1]!),
       latency_load_events_per_s: loadRate,
       core_only_events_per_s: coreOnly,
+      layer,
       server_version: nc.info?.version ?? "?",
     };
   } finally {
@@ -287,7 +387,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     options: {
       events: { type: "string" }, accounts: { type: "string" }, seed: { type: "string" }, batch: { type: "string" },
       marks: { type: "string" }, interval: { type: "string" }, load: { type: "string" }, storage: { type: "string" },
-      core: { type: "string" },
+      core: { type: "string" }, layer: { type: "string" }, "layer-outputs": { type: "string" },
     },
   });
   const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -296,6 +396,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     latencyMarks: num(values.marks), latencyIntervalMs: num(values.interval), loadEventsPerS: num(values.load),
     storage: values.storage === "memory" ? "memory" : "file",
     core: values.core === "stub" ? "stub" : "real",
+    layer: values.layer !== "off",
+    layerOutputs: values["layer-outputs"] === "recorded" ? "recorded" : "none",
   });
   process.stdout.write(JSON.stringify(r, null, 2) + "\n");
 }

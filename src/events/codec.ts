@@ -824,6 +824,65 @@ export function encodeBatch(entries: readonly LogEntry[]): Uint8Array {
 }
 
 export function decodeBatch(bytes: Uint8Array): LogEntry[] {
+  return decodeBatchInto(bytes, null);
+}
+
+declare const canonicalEntryBrand: unique symbol;
+
+/**
+ * Bytes the decoder accepted as exactly one entry. The encoding is canonical, so they are
+ * what encodeEntry gives for the decoded entry, and can be journaled as they are (the
+ * journal writer's appendInputEncoded takes only these). Made by decodeBatchEncoded and
+ * toEncodedEntry; the brand keeps unchecked bytes out of the journal at compile time.
+ */
+export type EncodedEntry = Uint8Array & { readonly [canonicalEntryBrand]: true };
+
+export interface DecodedBatch {
+  readonly entries: LogEntry[];
+  /** `encoded[i]` is entry i's bytes: a view into the batch (no copy). */
+  readonly encoded: EncodedEntry[];
+}
+
+/** decodeBatch, plus each entry's canonical bytes (views into `bytes`). */
+export function decodeBatchEncoded(bytes: Uint8Array): DecodedBatch {
+  const encoded: EncodedEntry[] = [];
+  return { entries: decodeBatchInto(bytes, encoded), encoded };
+}
+
+/** Checks that `bytes` are one canonical entry (a full decode); throws CodecError. */
+export function toEncodedEntry(bytes: Uint8Array): EncodedEntry {
+  decodeEntry(bytes);
+  return bytes as EncodedEntry;
+}
+
+/**
+ * The `ts` an encoded entry carries (undefined for a raw entry or an event without one),
+ * read from its header alone: [version][tag][ts flag][ts varint].
+ */
+export function encodedEntryTs(bytes: Uint8Array): number | undefined {
+  // Hand-rolled (no Decoder object): the journal writer calls this for every record.
+  if (bytes[0] !== CODEC_VERSION) throw new CodecError("version", 0, `unknown codec version ${bytes[0]}`);
+  const tag = bytes[1];
+  if (tag === RAW_TAG) return undefined;
+  if (tag === undefined || TYPE_BY_TAG[tag] === undefined) throw new CodecError("tag", 1, `unknown type tag ${tag}`);
+  const flag = bytes[2];
+  if (flag === 0) return undefined;
+  if (flag !== 1) throw new CodecError("field", 2, "bad ts presence flag", "ts");
+  let ts = 0;
+  let mul = 1;
+  for (let i = 3; i < 11 && i < bytes.length; i++) {
+    const b = bytes[i]!;
+    ts += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if ((b === 0 && i > 3) || ts > Number.MAX_SAFE_INTEGER) throw new CodecError("varint", i, "bad ts varint", "ts");
+      return ts;
+    }
+    mul *= 0x80;
+  }
+  throw new CodecError("truncated", 3, "bad ts varint", "ts");
+}
+
+function decodeBatchInto(bytes: Uint8Array, encoded: EncodedEntry[] | null): LogEntry[] {
   if (bytes.length > BATCH_MAX_BYTES) throw new CodecError("too-large", 0, `batch exceeds ${BATCH_MAX_BYTES} bytes`);
   const d = new Decoder(bytes, 0, bytes.length);
   for (let i = 0; i < MAGIC_BYTES.length; i++) {
@@ -847,6 +906,8 @@ export function decodeBatch(bytes: Uint8Array): LogEntry[] {
     const inner = new Decoder(bytes, d.pos, end);
     out.push(decodeOne(inner));
     if (inner.pos !== end) inner.fail("trailing", "bytes after the entry inside its length");
+    // Decoded whole and canonical: these are the entry's journal bytes.
+    if (encoded !== null) encoded.push(new Uint8Array(bytes.buffer, bytes.byteOffset + d.pos, len) as EncodedEntry);
     d.pos = end;
   }
   if (d.pos !== bytes.length) d.fail("trailing", `${bytes.length - d.pos} bytes after the batch`);

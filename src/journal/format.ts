@@ -120,8 +120,9 @@ export class ChainHasher {
 }
 
 /** Writes a digest from ChainHasher#digest as its 32 bytes at `offset`. */
-export function writeDigest(digest: string, buf: Buffer, offset: number): void {
-  buf.write(digest, offset, HASH_BYTES, "latin1");
+export function writeDigest(digest: string, buf: Uint8Array, offset: number): void {
+  // A plain loop: Buffer#write's argument handling costs more than the 32 stores.
+  for (let i = 0; i < HASH_BYTES; i++) buf[offset + i] = digest.charCodeAt(i);
 }
 
 /** Whether `bytes[offset .. offset+32)` are the digest's bytes. */

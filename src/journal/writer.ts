@@ -19,7 +19,7 @@
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, fsyncSync, openSync, readSync, realpathSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
-import { encodeEntryInto, CODEC_ENTRY_MAX_BYTES } from "../events/codec.js";
+import { encodeEntryInto, encodedEntryTs, CODEC_ENTRY_MAX_BYTES, type EncodedEntry } from "../events/codec.js";
 import type { LogEntry } from "../events/types.js";
 import { JournalError } from "./errors.js";
 import {
@@ -209,6 +209,33 @@ export class JournalWriter {
   }
 
   /**
+   * appendInput for an entry already in its encoded form, e.g. from decodeBatchEncoded: the
+   * bytes are copied, not re-encoded (the same record as appendInput of the decoded entry,
+   * byte for byte). The EncodedEntry type says a decoder accepted them, so the reader will
+   * too; here only what the caller decides is checked: the size, and that `ts` is the
+   * event's own ts when it carries one (read from the entry's header).
+   */
+  appendInputEncoded(bytes: EncodedEntry, ts: number, sourceSeq: number): number {
+    this.assertWritable();
+    assertSafe("ts", ts);
+    assertSafe("sourceSeq", sourceSeq);
+    if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes.length > CODEC_ENTRY_MAX_BYTES) {
+      throw new RangeError(`appendInputEncoded: expected an encoded entry of 2 to ${CODEC_ENTRY_MAX_BYTES} bytes`);
+    }
+    const own = encodedEntryTs(bytes);
+    if (own !== undefined && own !== ts) throw new RangeError(`appendInputEncoded: ts ${ts} differs from the event's ts ${own}`);
+    const seq = this.seq + 1;
+    const total = RECORD_OVERHEAD_BYTES + bytes.length;
+    const start = this.reserve(total);
+    this.staged.set(bytes, start + OFF_PAYLOAD);
+    this.seal(start, bytes.length, seq, ts, RECORD_KIND_INPUT, sourceSeq);
+    this.seq = seq;
+    this.lastSourceSeq = sourceSeq;
+    this.afterAppend(total);
+    return seq;
+  }
+
+  /**
    * Appends a derived output event (liquidation, adl, margin call…) caused by input `seq`,
    * which must be the last input appended. The payload is opaque to the journal.
    */
@@ -283,7 +310,7 @@ export class JournalWriter {
     const digest = this.hasher.digest(this.lastHash, b, start, len);
     const hashAt = start + OFF_PAYLOAD + len;
     writeDigest(digest, b, hashAt);
-    writeDigest(digest, this.lastHash, 0);
+    this.lastHash.set(new Uint8Array(b.buffer, b.byteOffset + hashAt, HASH_BYTES));
     b.writeUInt32LE(crc32(new Uint8Array(b.buffer, b.byteOffset + start + OFF_SEQ, hashAt + HASH_BYTES - start - OFF_SEQ)), start + OFF_CRC);
     this.lastTs = ts;
     this.records++;

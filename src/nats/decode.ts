@@ -14,7 +14,7 @@
 //     batch over BATCH_MAX_BYTES is E_TOO_LARGE, any other failure is rejected as E_JSON
 //     (the message is not an event).
 // The same function serves `serve` and `replay --nats`, so both build the same log.
-import { BATCH_MAGIC, BATCH_MAX_BYTES, CodecError, decodeBatch } from "../events/codec.js";
+import { BATCH_MAGIC, BATCH_MAX_BYTES, CodecError, decodeBatchEncoded, type EncodedEntry } from "../events/codec.js";
 import { lineToEntry, utf8Prefix } from "../events/ndjson.js";
 import type { LogEntry } from "../events/types.js";
 import type { ErrorCode } from "../events/errors.js";
@@ -29,6 +29,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 export interface DecodedMessage {
   readonly entries: LogEntry[];
+  /**
+   * For a batch: each entry's canonical bytes (views into the message), which the journal
+   * takes as they are instead of encoding the entry again. Absent for other messages.
+   */
+  readonly encoded?: EncodedEntry[];
   /**
    * The code the `rejected` output must carry when it is not Core's own (an oversized
    * message: Core sees a raw entry and would say E_JSON). Null otherwise. Always equal to
@@ -50,7 +55,8 @@ export { sizeRejectionOf } from "../events/oversize.js";
 export function decodeMessage(data: Uint8Array): DecodedMessage {
   if (isBatch(data)) {
     try {
-      return { entries: decodeBatch(data), overrideCode: null, kind: "batch" };
+      const { entries, encoded } = decodeBatchEncoded(data);
+      return { entries, encoded, overrideCode: null, kind: "batch" };
     } catch (err) {
       if (!(err instanceof CodecError)) throw err;
       const tooLarge = err.reason === "too-large" && data.length > BATCH_MAX_BYTES;
