@@ -24,6 +24,12 @@ export interface MarketOptions {
    * original fills-only tape of `trade` events.
    */
   readonly orderFlow?: boolean;
+  /**
+   * A steady market (fills-only): no crash, no price gaps, and traders at a fifth of the
+   * usual size, so liquidations are rare, as on an ordinary exchange day. Default false:
+   * the stress market with a crash and a liquidation storm.
+   */
+  readonly calm?: boolean;
 }
 
 interface InstrumentSpec {
@@ -90,7 +96,8 @@ function* generateRaw(opts: MarketOptions): Generator<GeneratedLine> {
   const rng = new Prng(opts.seed);
   const crashAt = Math.floor((opts.crashAt ?? 0.6) * opts.events);
   const crashEvents = Math.max(1, opts.crashEvents ?? Math.floor(opts.events / 50));
-  const crashDepth = opts.crashDepth ?? 0.3;
+  const calm = opts.calm === true;
+  const crashDepth = opts.crashDepth ?? (calm ? 0 : 0.3);
   const badLineRate = opts.badLineRate ?? 0.001;
   const fundingEvery = opts.fundingEvery ?? Math.max(100, Math.floor(opts.events / 20));
   let ts = 1_767_225_600_000; // 2026-01-01T00:00:00Z; time comes from the generated events
@@ -209,7 +216,9 @@ function* generateRaw(opts: MarketOptions): Generator<GeneratedLine> {
     if (r < 0.25) {
       const i = rng.int(0, INSTRUMENTS.length - 1);
       const inst = INSTRUMENTS[i]!;
-      const gap = rng.chance(0.01) ? (rng.float() - 0.6) * 0.08 : 0; // occasional gap, skewed down
+      // Occasional gap, skewed down (the random draws are made either way, so `calm` changes
+      // only sizes and prices, never the sequence of event kinds).
+      const gap = rng.chance(0.01) ? (rng.float() - 0.6) * 0.08 * (calm ? 0 : 1) : 0;
       price[i] = price[i]! * (1 + (rng.float() - 0.5) * 2 * inst.volatility + gap);
       yield { event: { ...mark(i), ts } };
       if (i === 0 && rng.chance(0.2)) {
@@ -242,7 +251,7 @@ function* generateRaw(opts: MarketOptions): Generator<GeneratedLine> {
       const px = price[i]! * (1 + (rng.float() - 0.5) * 0.001);
       // Size: a fraction of the poorer side's estimated equity times a leverage-ish factor;
       // a trader already exposed in this instrument often trades to reduce it instead.
-      let budget = Math.min(equityOf(b), equityOf(sIdx)) * rng.pick([0.5, 1, 2, 3, 5]);
+      let budget = Math.min(equityOf(b), equityOf(sIdx)) * rng.pick([0.5, 1, 2, 3, 5]) * (calm ? 0.2 : 1);
       let buyer = b;
       let seller = sIdx;
       if (size[b]![i]! > 0 && rng.chance(0.5)) {

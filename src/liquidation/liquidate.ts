@@ -120,7 +120,7 @@ export function liquidate(
 export interface AdlFigures {
   /** Open positions of the instrument on one side (every such position, in any order). */
   openPositions(symbol: string, long: boolean): readonly OpenEntry[];
-  refreshAccounts(accountSlots: readonly number[]): void;
+  refreshAccounts(accountSlots: readonly number[], symbol: string): void;
   crossEquityMinor(accountSlot: number): bigint;
 }
 
@@ -205,7 +205,7 @@ export function autoDeleverage(
       candidates.push({ p, u, n, e, approx: 0 });
     }
     if (candidates.length === 0) continue;
-    if (crossAccounts.length > 0) figs.refreshAccounts(crossAccounts);
+    if (crossAccounts.length > 0) figs.refreshAccounts(crossAccounts, inst.symbol);
     for (const c of candidates) {
       if (c.p.mode !== "isolated") c.e = figs.crossEquityMinor(state.accounts.get(c.p.account)!.slot);
       c.approx = adlApprox(c.u, c.n, c.e);

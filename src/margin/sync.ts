@@ -424,6 +424,26 @@ export class BookSync {
     if (this.tracking) this.intervals!.markDirty(a);
   }
 
+  /** How many accounts hold a position in the instrument (its cached collection). */
+  holderCount(instrumentSlot: number): number {
+    return this.instrumentLists(instrumentSlot).accountCount;
+  }
+
+  /**
+   * Brings every figure of the instrument's holders up to date, from the cached (sorted)
+   * collection: cheaper per account than `collectAccounts` when most holders are wanted.
+   * Replaces the current collection; returns the kernel's result (-1: overflow).
+   */
+  refreshHolders(instrumentSlot: number): number {
+    const t = emptyTouched();
+    t.instruments.add(instrumentSlot);
+    const tracking = this.tracking;
+    this.tracking = false; // same state: their intervals stand
+    this.collect(t);
+    this.tracking = tracking;
+    return this.computeCollected();
+  }
+
   /** Collects the given accounts (all their positions). */
   collectAccounts(accountSlots: Iterable<number>): void {
     this.ensureCollectionRoom(0, 0);
