@@ -1,5 +1,10 @@
 // Replay benchmark: events/s replaying a journal (trades and marks mixed, margin checks and
-// liquidations included), the chain verified as it is read. Also RSS per position.
+// liquidations included), the chain verified as it is read. Two markets from the demo's
+// generator, each replayed in the same run:
+// - steady: an ordinary day (`calm`: no crash, modest sizes; liquidations are rare);
+// - storm: the stress market (a crash, gaps, high leverage): ~14% of events liquidate and
+//   the insurance fund spends most of the run below zero, so ADL runs on most of them.
+// Also RSS per position (growth over the replay).
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,36 +18,58 @@ export interface ReplayBenchOptions {
   seed?: number;
 }
 
-export interface ReplayBenchResult {
+export interface ReplayRun {
   events: number;
   accounts: number;
   positions: number;
+  liquidations: number;
+  adl_fills: number;
   events_per_s: number;
   elapsed_ms: number;
+  cpu_ms: number;
   rss_bytes_per_position: number;
+}
+
+export interface ReplayBenchResult {
+  steady: ReplayRun;
+  storm: ReplayRun;
+}
+
+async function runOne(dir: string, name: string, events: number, accounts: number, seed: number, calm: boolean): Promise<ReplayRun> {
+  const log = join(dir, `${name}.ndjson`);
+  writeFileSync(log, [...generateMarketLines({ seed, accounts, events, calm })].join("\n") + "\n");
+  const journal = join(dir, `${name}.journal`);
+  await importNdjson(log, journal);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc !== undefined) gc();
+  const rss0 = process.memoryUsage().rss;
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const core = await replayLog(journal);
+  const ns = Number(process.hrtime.bigint() - t0);
+  const cpu = process.cpuUsage(cpu0);
+  const rss1 = process.memoryUsage().rss;
+  const positions = core.state.positionsBySlot.length;
+  return {
+    events, accounts, positions,
+    liquidations: core.history.liquidations.length,
+    adl_fills: core.history.adl.length,
+    events_per_s: Math.round(events / (ns / 1e9)),
+    elapsed_ms: Math.round(ns / 1e6),
+    cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+    rss_bytes_per_position: Math.round(Math.max(0, rss1 - rss0) / Math.max(1, positions)),
+  };
 }
 
 export async function runReplayBench(opts: ReplayBenchOptions = {}): Promise<ReplayBenchResult> {
   const events = opts.events ?? 200_000;
   const accounts = opts.accounts ?? 5000;
+  const seed = opts.seed ?? 42;
   const dir = mkdtempSync(join(tmpdir(), "mmc-bench-replay-"));
   try {
-    const log = join(dir, "m.ndjson");
-    writeFileSync(log, [...generateMarketLines({ seed: opts.seed ?? 42, accounts, events })].join("\n") + "\n");
-    const journal = join(dir, "m.journal");
-    await importNdjson(log, journal);
-    const rss0 = process.memoryUsage().rss;
-    const t0 = process.hrtime.bigint();
-    const core = await replayLog(journal, { keepHistory: false });
-    const ns = Number(process.hrtime.bigint() - t0);
-    const rss1 = process.memoryUsage().rss;
-    const positions = core.state.positionsBySlot.length;
-    return {
-      events, accounts, positions,
-      events_per_s: Math.round(events / (ns / 1e9)),
-      elapsed_ms: Math.round(ns / 1e6),
-      rss_bytes_per_position: Math.round(Math.max(0, rss1 - rss0) / Math.max(1, positions)),
-    };
+    const steady = await runOne(dir, "steady", events, accounts, seed, true);
+    const storm = await runOne(dir, "storm", events, accounts, seed, false);
+    return { steady, storm };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
