@@ -1,7 +1,7 @@
 // evolve: apply one effect to the state and return its inverse. Effects were fully
 // validated by `decide`, so evolve only asserts (a failed assertion is a bug, not bad input).
 import type { Effect } from "./effects.js";
-import { DEFAULT_LEVERAGE, type Account, type Instrument, type Position, type State } from "./state.js";
+import { DEFAULT_LEVERAGE, SmallMap, type Account, type Instrument, type Position, type State } from "./state.js";
 
 function assert(cond: boolean, msg: string): asserts cond {
   if (!cond) throw new Error(`evolve invariant: ${msg}`);
@@ -50,8 +50,8 @@ export function evolve(state: State, e: Effect): Effect {
       const acct: Account = {
         name: e.account,
         slot: state.accountsBySlot.length,
-        balances: new Map(),
-        positions: new Map(),
+        balances: new SmallMap(),
+        positions: new SmallMap(),
         crossCallLatched: false,
         isolatedCount: 0,
       };
@@ -82,7 +82,7 @@ export function evolve(state: State, e: Effect): Effect {
       let pos = acct.positions.get(e.symbol);
       if (pos === undefined) {
         pos = {
-          account: e.account,
+          account: acct.name, // the account's own string: one copy per account
           symbol: e.symbol,
           slot: state.positionsBySlot.length,
           qtyLots: 0n,

@@ -4,7 +4,7 @@
 // replay. The state hash is SHA-256 over the canonical state part (not the output history).
 import { createHash } from "node:crypto";
 import { decimalToString, parseDecimal, type Decimal } from "../numbers/decimal.js";
-import { compareStrings, emptyState, type Account, type Instrument, type Position, type State } from "./state.js";
+import { compareStrings, emptyState, SmallMap, type Account, type Instrument, type Position, type State } from "./state.js";
 import type { BookKind } from "./books.js";
 import type { BookDump } from "../matching/book.js";
 
@@ -112,7 +112,7 @@ export function docToState(doc: StateDoc, book: BookKind = "fast"): State {
   }
   for (const a of doc.accounts) {
     const acct: Account = {
-      name: a.name, slot: state.accountsBySlot.length, balances: new Map(), positions: new Map(),
+      name: a.name, slot: state.accountsBySlot.length, balances: new SmallMap(), positions: new SmallMap(),
       crossCallLatched: a.crossCallLatched, isolatedCount: a.positions.filter((p) => p.mode === "isolated").length,
     };
     for (const [asset, v] of a.balances) acct.balances.set(asset, BigInt(v));

@@ -6,6 +6,10 @@
 import type { Decimal } from "../numbers/decimal.js";
 import type { MarginMode } from "../events/types.js";
 import { Books, type BookKind } from "./books.js";
+import { SmallMap } from "./small-map.js";
+import { SeenIds } from "./seen-ids.js";
+
+export { SmallMap, SeenIds };
 
 export const INSURANCE = "@insurance";
 export const FEES = "@fees";
@@ -67,9 +71,9 @@ export interface Position {
 export interface Account {
   readonly name: string;
   readonly slot: number;
-  /** Minor units of each asset; the settlement balance B may be negative. */
-  readonly balances: Map<string, bigint>;
-  readonly positions: Map<string, Position>;
+  /** Minor units of each asset; the settlement balance B may be negative. (Map semantics; one entry inline.) */
+  readonly balances: SmallMap<bigint>;
+  readonly positions: SmallMap<Position>;
   /** Margin-call latch: true while in the call zone (re-armed once out of it). Cross. */
   crossCallLatched: boolean;
   /** How many of its positions are in isolated mode (lets hot loops skip the rest). */
@@ -87,8 +91,8 @@ export interface State {
   readonly positionsBySlot: Position[];
   readonly accountsBySlot: Account[];
   readonly instrumentsBySlot: Instrument[];
-  /** Idempotency: `${type}:${id}` of applied events with an id. */
-  readonly seenIds: Set<string>;
+  /** Idempotency: `${type}:${id}` of applied events with an id (a compact set per type). */
+  readonly seenIds: SeenIds;
   /** The order books, one per instrument (docs/matching.md "Pipeline integration"). */
   readonly books: Books;
 }
@@ -104,7 +108,7 @@ export function emptyState(book: BookKind = "fast"): State {
     positionsBySlot: [],
     accountsBySlot: [],
     instrumentsBySlot: [],
-    seenIds: new Set(),
+    seenIds: new SeenIds(),
     books: null,
   };
   state.books = new Books(state as State, book);
