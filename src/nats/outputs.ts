@@ -155,13 +155,15 @@ export class OutputPublisher {
       for (let k = i; k < end; k++) {
         const it = items[k]!;
         const id = outputMsgId(it.seq, it.index);
+        // append, not set: the headers are fresh, and set() first searches for the key to
+        // delete (measured ~1/3 of the client's per-output header work).
         const h: MsgHdrs = headers();
-        h.set(HDR_SEQ, String(it.seq));
-        h.set(HDR_INDEX, String(it.index));
-        h.set(HDR_TYPE, it.type);
+        h.append(HDR_SEQ, String(it.seq));
+        h.append(HDR_INDEX, String(it.index));
+        h.append(HDR_TYPE, it.type);
         if (k < end - 1) {
-          h.set(HDR_MSG_ID, id);
-          if (prev !== null) h.set(HDR_EXPECTED_LAST_MSG_ID, prev);
+          h.append(HDR_MSG_ID, id);
+          if (prev !== null) h.append(HDR_EXPECTED_LAST_MSG_ID, prev);
           this.nc.publish(outputSubject(it.type), it.payload, { headers: h });
         } else {
           ack = unlessReconnected(
