@@ -117,14 +117,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (gc === undefined) throw new Error("heap-breakdown: run with node --expose-gc");
   const empty = buildShape(shape, positions);
   gc();
+  // Both snapshots first: the analysis's own strings must not be in the second one.
   const base = join(tmpdir(), `mmc-heap-${process.pid}-0.heapsnapshot`);
   v8.writeHeapSnapshot(base);
-  const baseRows = new Map(heapBreakdown(base).rows.map((r) => [r.group, r.bytes]));
-  rmSync(base);
   empty.fill();
   gc();
   const file = join(tmpdir(), `mmc-heap-${process.pid}-1.heapsnapshot`);
   v8.writeHeapSnapshot(file);
+  const baseRows = new Map(heapBreakdown(base).rows.map((r) => [r.group, r.bytes]));
+  rmSync(base);
   const { total, rows } = heapBreakdown(file);
   rmSync(file);
   const baseTotal = [...baseRows.values()].reduce((a, b) => a + b, 0);

@@ -13,6 +13,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Core } from "../src/pipeline.js";
+import { KernelMarginEngine } from "../src/margin/kernel.js";
 import { validateEvent } from "../src/events/schema.js";
 import type { LogEntry } from "../src/events/types.js";
 import { formatScaled } from "../src/numbers/decimal.js";
@@ -42,6 +43,10 @@ export interface ShapeResult {
   array_buffer_bytes_per_position: number;
   /** The WASM linear memory's size (address space: pages never written are not resident). */
   wasm_memory_bytes: number;
+  /** Bytes of the WASM arrays up to their last nonzero byte, per position (≈ resident). */
+  wasm_used_bytes_per_position: number;
+  /** The V8 heap's committed size (heapTotal) growth per position: used plus free space. */
+  heap_committed_bytes_per_position: number;
 }
 
 /** The pairs shape's figures at top level (the issue's figure); the multi shape under `multi`. */
@@ -65,6 +70,7 @@ interface Sample {
   rss: number;
   heap: number;
   arrayBuffers: number;
+  heapTotal: number;
 }
 
 function settle(): Sample {
@@ -74,7 +80,7 @@ function settle(): Sample {
     gc();
   }
   const m = process.memoryUsage();
-  return { rss: m.rss, heap: m.heapUsed, arrayBuffers: m.arrayBuffers };
+  return { rss: m.rss, heap: m.heapUsed, arrayBuffers: m.arrayBuffers, heapTotal: m.heapTotal };
 }
 
 /** A book being built: `setup` runs before the baseline sample, `fill` adds the positions. */
@@ -207,6 +213,7 @@ export function measureShape(shape: MemoryShape, positions: number, seed = 1): S
   const after = settle();
   const core = build.core;
   const wasm = core.margin.book.pos_qty_lots.buffer.byteLength;
+  const wasmUsed = core.margin instanceof KernelMarginEngine ? core.margin.memoryBytes().used : 0;
   const positionsHeld = core.state.positionsBySlot.length;
   if (positionsHeld !== positions) throw new Error(`memory bench: ${positionsHeld} positions, expected ${positions}`);
   return {
@@ -219,6 +226,8 @@ export function measureShape(shape: MemoryShape, positions: number, seed = 1): S
     heap_bytes_per_position: Math.round((after.heap - before.heap) / positions),
     array_buffer_bytes_per_position: Math.round((after.arrayBuffers - before.arrayBuffers) / positions),
     wasm_memory_bytes: wasm,
+    wasm_used_bytes_per_position: Math.round(wasmUsed / positions),
+    heap_committed_bytes_per_position: Math.round((after.heapTotal - before.heapTotal) / positions),
   };
 }
 

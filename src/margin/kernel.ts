@@ -165,6 +165,19 @@ export class KernelMarginEngine implements MarginEngine {
     return this.wasm.checkedPositions();
   }
 
+  /**
+   * Diagnostics (memory bench): the linear memory's size, and the bytes of every array up to
+   * its last nonzero byte — about what is resident, since memory never written is not.
+   */
+  memoryBytes(): { allocated: number; used: number } {
+    const bytes = new Uint8Array(this.wasm.memory.buffer);
+    let used = this.baseBytes;
+    KERNEL_FIELDS.forEach((f, j) => {
+      used += usedBytes(bytes, this.layout.offsets[j]!, fieldBytes(f, this.layout.capacity));
+    });
+    return { allocated: bytes.length, used };
+  }
+
   /** Test support: the call counter the kernel stamps its scratch records with. */
   epochForTest(set?: number): number {
     if (set !== undefined) this.wasm.setEpochForTest(set);
