@@ -33,7 +33,9 @@ import { evolveAll } from "./aggregate/evolve.js";
 import type { Effect } from "./aggregate/effects.js";
 import { compareStrings, emptyState, INSURANCE, SYSTEM_ACCOUNTS, type State } from "./aggregate/state.js";
 import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, MODE_ISOLATED, POS_CALL_ZONE, SUM_LIQ_ACCOUNTS, SUM_LIQ_POSITIONS, SUM_ZONE_ACCOUNTS, SUM_ZONE_POSITIONS, type MarginEngine } from "./margin/engine.js";
-import { BookSync, emptyTouched, type Touched } from "./margin/sync.js";
+import { BASE_OVERFLOW, BookSync, emptyTouched, type Touched } from "./margin/sync.js";
+
+const BASE_OVERFLOW_MESSAGE = "an account's cross base equity overflows the 64-bit representation";
 import { createKernelMarginEngine } from "./margin/kernel.js";
 import { OpenPositions } from "./liquidation/open-positions.js";
 import { autoDeleverage, compareCandidates, liquidate, type AdlFigures, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
@@ -306,6 +308,9 @@ export class Core {
       this.adlBarrenKey = null; // its positions may be the rolled-back ones
       for (const i of back.marks) back.instruments.add(i);
       back.marks.clear();
+      // Likewise every holder of a collateral asset whose price went back.
+      for (const name of back.collateral) for (const a of this.sync.holdersOf(name)) back.accounts.add(a);
+      back.collateral.clear();
       for (const name of SYSTEM_ACCOUNTS) {
         const acct = this.state.accounts.get(name);
         if (acct !== undefined) back.accounts.add(acct.slot);
@@ -448,7 +453,7 @@ export class Core {
     undo.push(evolveAll(this.state, effects));
     this.openPositions.afterEffects(effects);
     if (!this.sync.apply(effects, touched)) {
-      throw new Rollback({ code: "E_OVERFLOW", message: "an account's cross base equity overflows the 64-bit representation" });
+      throw new Rollback({ code: "E_OVERFLOW", message: BASE_OVERFLOW_MESSAGE });
     }
   }
 
@@ -501,6 +506,7 @@ export class Core {
   /** Kernel pass over the current collection; an overflowed figure rolls the event back. */
   private computeChecked(): number {
     const n = this.sync.computeCollected();
+    if (n === BASE_OVERFLOW) throw new Rollback({ code: "E_OVERFLOW", message: BASE_OVERFLOW_MESSAGE });
     if (n < 0) throw new Rollback({ code: "E_OVERFLOW", message: "the event's figures would overflow the 64-bit representation" });
     return n;
   }

@@ -21,7 +21,8 @@
 // Entities that must be recomputed at every mark event of their instruments (the full path
 // would act on them, or read their figures): system accounts, entities that overflowed, are
 // liquidatable, or whose zone differs from their margin-call latch: an empty interval.
-import { SYSTEM_ACCOUNTS, type State } from "../aggregate/state.js";
+import { SYSTEM_ACCOUNTS, type Account, type State } from "../aggregate/state.js";
+import { CollateralIntervals, COLLATERAL_PRICE_FLOAT_MAX } from "./collateral-intervals.js";
 import {
   ACCT_CALL_ZONE, ACCT_LIQUIDATABLE, ACCT_OVERFLOW, MAX_TIERS, MODE_ISOLATED, POS_CALL_ZONE, POS_LIQUIDATABLE, POS_OVERFLOW,
   type MarginBook, type MarginEngine,
@@ -75,8 +76,8 @@ export function instrumentBound(maxN: readonly bigint[], mmr: readonly bigint[],
   return { r, j, ok: true };
 }
 
-/** A max-heap of (key, position slot, version) in typed arrays. */
-class Heap {
+/** A max-heap of (key, slot, version) in typed arrays (positions here; accounts for collateral). */
+export class Heap {
   keys = new Float64Array(64);
   slots = new Int32Array(64);
   vers = new Int32Array(64);
@@ -203,6 +204,13 @@ export class MarkIntervals {
   private crossWeights: Float64Array = new Float64Array(64);
   /** Derivations done (tests and benches). */
   derived = 0;
+  /** Holders' intervals of collateral prices (derived here, with the same budgets). */
+  readonly collateral = new CollateralIntervals();
+  /** Scratch for one account's collateral exposures. */
+  private collAssets: string[] = [];
+  private collC: number[] = [];
+  private collPrice: number[] = [];
+  private collWeight: number[] = [];
 
   constructor(readonly margin: MarginEngine, readonly state: State) {}
 
@@ -232,6 +240,7 @@ export class MarkIntervals {
    */
   commit(): void {
     this.popped.length = 0;
+    this.collateral.commit();
     for (let j = 0; j < this.dirtyCount; j++) this.deriveAccount(this.dirty[j]!);
     this.clearDirty();
     this.compactAll();
@@ -239,6 +248,7 @@ export class MarkIntervals {
 
   /** The transaction was undone: the state is as before it, so are the intervals. */
   rollback(): void {
+    this.collateral.rollback();
     const p = this.popped;
     for (let j = 0; j < p.length; j += 5) {
       const heap = this.heapOf(p[j]!, p[j + 1]!);
@@ -259,6 +269,7 @@ export class MarkIntervals {
   /** Derives every account (after a full recompute of a new or restored state). */
   rebuildAll(): void {
     this.heaps.length = 0;
+    this.collateral.reset();
     this.entryFlags.fill(0);
     this.bounds = [];
     this.popped.length = 0;
@@ -424,10 +435,67 @@ export class MarkIntervals {
     return v === 1;
   }
 
+  /**
+   * Account a's collateral exposures into the scratch arrays (returns how many): per held
+   * non-settlement asset, c (an upper bound of the equity change per 1e-8 of price, so
+   * |ΔE| ≤ c·|Δ| + 1), the price as a float (−1 when not exact: ≥ 2^53) and the weight
+   * c·max(p, 1) (its value, the same scale as a position's notional). Clears the intervals of
+   * assets it no longer holds.
+   */
+  private exposures(a: number, acct: Account): number {
+    let n = 0;
+    const s = this.state;
+    const settlement = s.settlementAsset;
+    const sDecimals = settlement === null ? 0 : s.assets.get(settlement)!.decimals;
+    for (const [name, amount] of acct.balances) {
+      if (name === settlement || amount === 0n) continue;
+      const asset = s.assets.get(name);
+      if (asset === undefined) continue;
+      // V = floor(amount·p·(1e8 − h)·10^sd / (1e16·10^d)): c = amount·(1e8 − h)·10^(sd − d)/1e16,
+      // a few roundings (relative ≪ 2^-45), so (1 + 2^-40) makes it an upper bound.
+      const c = ((Number(amount) * Number(RATE - asset.haircutE8) * 10 ** sDecimals) / 1e16 / 10 ** asset.decimals) * (1 + 2 ** -40);
+      const pe = asset.priceE8;
+      const p = pe < BigInt(COLLATERAL_PRICE_FLOAT_MAX) ? Number(pe) : -1;
+      this.collAssets[n] = name;
+      this.collC[n] = c;
+      this.collPrice[n] = p;
+      this.collWeight[n] = c * (p > 1 ? p : 1);
+      n++;
+    }
+    for (const name of this.collateral.assetNames()) {
+      let held = false;
+      for (let j = 0; j < n; j++) if (this.collAssets[j] === name) held = true;
+      if (!held) this.collateral.clear(name, a);
+    }
+    return n;
+  }
+
+  /** Collateral j's interval from its shares of the budgets (cost1 = c·Δ + 1, cost2 = 4·cost1). */
+  private setCollateral(a: number, j: number, b1: number, b2: number): void {
+    const c = this.collC[j]!;
+    const p = this.collPrice[j]!;
+    const name = this.collAssets[j]!;
+    if (p < 0) {
+      this.collateral.set(name, a, Infinity, -Infinity); // not an exact float: always recompute
+      return;
+    }
+    if (!(c > 0)) {
+      this.collateral.set(name, a, -Infinity, Infinity); // worth nothing at any price (haircut 100%)
+      return;
+    }
+    const x1 = (b1 - 1) / c;
+    const x2 = (b2 - 4) / (4 * c);
+    let d = Math.floor((x1 < x2 ? x1 : x2) * SAFE) - 2;
+    if (!(d > 0)) d = 0;
+    this.collateral.set(name, a, p - d, p + d);
+  }
+
   /** Derives the intervals of every position of account a from the book's (exact) figures. */
   deriveAccount(a: number): void {
     const acct = this.state.accountsBySlot[a];
-    if (acct === undefined || acct.positions.size === 0) return;
+    if (acct === undefined) return;
+    const nColl = this.exposures(a, acct);
+    if (acct.positions.size === 0 && nColl === 0) return;
     this.derived++;
     const b = this.margin.book;
     const w = this.views();
@@ -471,7 +539,30 @@ export class MarkIntervals {
       if (u > magPos) magPos = u;
       if (mm > magPos) magPos = mm;
     }
-    if (nCross === 0) return;
+    if (nColl > 0) {
+      // The base equity moves with the collateral: its magnitude joins the overflow headroom.
+      const base = Math.abs(Number(b.acct_base_minor[a]!));
+      if (base > magPos) magPos = base;
+    }
+    if (nCross === 0) {
+      if (nColl === 0) return;
+      // No cross position: no flag of the account depends on prices; only the base equity
+      // must not overflow (B1 = the headroom alone, no margin-call budget).
+      if (system) {
+        for (let j = 0; j < nColl; j++) this.collateral.set(this.collAssets[j]!, a, Infinity, -Infinity);
+        return;
+      }
+      const mag = Math.max(magPos, Math.abs(f64(w.aequity, a)));
+      const of = (TWO63 - mag) * (1 - 2 ** -40) - 4096;
+      const b1 = of * (1 - 2 ** -40) - 4;
+      let sumC = 0;
+      for (let j = 0; j < nColl; j++) sumC += this.collWeight[j]!;
+      for (let j = 0; j < nColl; j++) {
+        const share = sumC > 0 ? (this.collWeight[j]! / sumC) * SAFE : 0;
+        this.setCollateral(a, j, b1 > 0 ? b1 * share : 0, Infinity);
+      }
+      return;
+    }
     const st = b.acct_status[a]!;
     const inZone = (st & ACCT_CALL_ZONE) !== 0;
     if (system || !crossOk || (st & (ACCT_OVERFLOW | ACCT_LIQUIDATABLE)) !== 0 || inZone !== (b.acct_call_latch[a] !== 0)) {
@@ -479,8 +570,10 @@ export class MarkIntervals {
         const p = this.crossSlots[j]!;
         this.setInterval(p, instOf[p]!, Infinity, -Infinity);
       }
+      for (let j = 0; j < nColl; j++) this.collateral.set(this.collAssets[j]!, a, Infinity, -Infinity);
       return;
     }
+    for (let j = 0; j < nColl; j++) sumWeight += this.collWeight[j]!;
     const e = f64(w.aequity, a);
     const mm = f64(w.amm, a);
     let mag = magPos;
@@ -497,6 +590,10 @@ export class MarkIntervals {
       const p = this.crossSlots[j]!;
       const share = sumWeight > 0 ? (this.crossWeights[j]! / sumWeight) * SAFE : 0;
       this.deriveShare(p, instOf[p]!, b1 * share, b2 * share, w);
+    }
+    for (let j = 0; j < nColl; j++) {
+      const share = sumWeight > 0 ? (this.collWeight[j]! / sumWeight) * SAFE : 0;
+      this.setCollateral(a, j, b1 * share, b2 * share);
     }
   }
 

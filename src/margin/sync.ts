@@ -7,6 +7,7 @@ import { crossBaseMinor } from "../aggregate/collateral.js";
 import type { Account, Instrument, Position, State } from "../aggregate/state.js";
 import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, SUM_OVERFLOW_ACCOUNTS, SUM_OVERFLOW_POSITIONS, type MarginEngine } from "./engine.js";
 import { MarkIntervals } from "./intervals.js";
+import { COLLATERAL_PRICE_FLOAT_MAX } from "./collateral-intervals.js";
 
 /** The accounts whose figures an event's effects can change (by account slot). */
 export interface Touched {
@@ -17,10 +18,21 @@ export interface Touched {
   readonly marks: Set<number>;
   /** Assets whose price or haircut changed: the base equity of every holder is stale. */
   readonly assets: Set<string>;
+  /**
+   * With mark intervals: collateral assets whose price moved (only the holders whose
+   * collateral interval it leaves are affected; the others' bases are refreshed lazily).
+   */
+  readonly collateral: Set<string>;
 }
 
+/**
+ * computeCollected's result when a (lazily refreshed) base equity overflows i64: the same
+ * failure the eager path reports from `apply`, so both paths reject with the same message.
+ */
+export const BASE_OVERFLOW = -2;
+
 export function emptyTouched(): Touched {
-  return { accounts: new Set(), instruments: new Set(), marks: new Set(), assets: new Set() };
+  return { accounts: new Set(), instruments: new Set(), marks: new Set(), assets: new Set(), collateral: new Set() };
 }
 
 export class BookSync {
@@ -92,6 +104,33 @@ export class BookSync {
   /** Accounts holding each non-settlement asset (collateral), by slot. */
   private readonly holders = new Map<string, Set<number>>();
 
+  /** Holders of a collateral asset (by account slot). */
+  holdersOf(asset: string): Iterable<number> {
+    return this.holders.get(asset) ?? [];
+  }
+
+  /**
+   * Lazy bases (mark intervals only): every collateral price change bumps the epoch instead
+   * of rewriting every holder's base; an account's base is current when its stamp equals the
+   * epoch. Every kernel computation goes through `refreshBases` first, so the kernel never
+   * sees a stale base.
+   */
+  private collateralEpoch = 0;
+  private baseEpoch: Int32Array = new Int32Array(1024);
+
+  /** Rewrites the stale bases among these accounts; false when one overflows i64. */
+  private refreshBases(accounts: Int32Array, count: number): boolean {
+    let ok = true;
+    const epoch = this.collateralEpoch;
+    const stamps = this.baseEpoch;
+    for (let j = 0; j < count; j++) {
+      const a = accounts[j]!;
+      if (a < stamps.length && stamps[a] === epoch) continue;
+      ok = this.writeAccountBase(this.state.accountsBySlot[a]!) && ok;
+    }
+    return ok;
+  }
+
   private noteHolding(asset: string, slot: number, holds: boolean): void {
     let set = this.holders.get(asset);
     if (set === undefined) {
@@ -140,6 +179,12 @@ export class BookSync {
 
   /** Returns false when the base equity does not fit in i64 (the event must be rolled back). */
   writeAccountBase(acct: Account): boolean {
+    if (acct.slot >= this.baseEpoch.length) {
+      const e = new Int32Array(Math.max(acct.slot + 1, this.baseEpoch.length * 2));
+      e.set(this.baseEpoch);
+      this.baseEpoch = e;
+    }
+    this.baseEpoch[acct.slot] = this.collateralEpoch;
     const base = crossBaseMinor(this.state, acct);
     try {
       this.margin.book.acct_base_minor[acct.slot] = checkI64(base, "cross base equity");
@@ -235,7 +280,13 @@ export class BookSync {
           touched.assets.add(e.asset.name);
           break;
         case "collateral.price":
-          touched.assets.add(e.asset);
+          if (this.intervals !== null) {
+            // Holders' bases go stale (refreshed when computed); only leavers are computed.
+            this.collateralEpoch++;
+            touched.collateral.add(e.asset);
+          } else {
+            touched.assets.add(e.asset);
+          }
           break;
         default:
           break;
@@ -404,6 +455,16 @@ export class BookSync {
         if (i >= s.instrumentsBySlot.length || touched.instruments.has(i)) continue;
         iv.leavers(i, Number(s.instrumentsBySlot[i]!.markTicks), this.addLeaver);
       }
+      // A collateral price move: only the holders whose collateral interval it leaves.
+      for (const name of touched.collateral) {
+        const asset = s.assets.get(name);
+        if (asset === undefined) continue;
+        if (asset.priceE8 >= BigInt(COLLATERAL_PRICE_FLOAT_MAX)) {
+          for (const a of this.holdersOf(name)) this.addLeaver(a);
+        } else {
+          iv.collateral.leavers(name, Number(asset.priceE8), this.addLeaver);
+        }
+      }
     }
     // Tiers changed: every holder's intervals are re-derived (the collection is all of them).
     if (touched.instruments.size > 0 && this.tracking) for (let j = 0; j < this.accountCount; j++) this.dirty(this.accounts[j]!);
@@ -456,10 +517,12 @@ export class BookSync {
 
   /**
    * Computes the current collection with the kernel. Accounts without positions get E = base.
-   * Returns the number of liquidatable entities, or -1 when some figure overflowed.
+   * Returns the number of liquidatable entities, -1 when some figure overflowed, or
+   * BASE_OVERFLOW when a stale base equity, brought up to date, does not fit i64.
    */
   computeCollected(): number {
     const b = this.margin.book;
+    if (this.intervals !== null && !this.refreshBases(this.accounts, this.accountCount)) return BASE_OVERFLOW;
     for (const a of this.emptyAccounts) {
       b.acct_equity_minor[a] = b.acct_base_minor[a]!;
       b.acct_mm_minor[a] = 0n;
@@ -480,6 +543,15 @@ export class BookSync {
   }
 
   computeAll(): number {
+    if (this.intervals !== null) {
+      const n = this.state.accountsBySlot.length;
+      for (let a = 0; a < n; a++) {
+        if (a < this.baseEpoch.length && this.baseEpoch[a] === this.collateralEpoch) continue;
+        // A base that overflows stays 0 in the book; the event that moved it was rolled back,
+        // so this cannot happen for a committed state (intervals bound the headroom).
+        this.writeAccountBase(this.state.accountsBySlot[a]!);
+      }
+    }
     return this.margin.computeAll(this.state.positionsBySlot.length, this.state.accountsBySlot.length);
   }
 }
