@@ -9,7 +9,7 @@ import { applyLeg } from "../aggregate/decide.js";
 import { compareStrings, FEES, INSURANCE, type Instrument, type Position, type State } from "../aggregate/state.js";
 import type { Effect } from "../aggregate/effects.js";
 import type { AdlOutput, LiquidationOutput } from "../outputs/events.js";
-import { upnlSign, type OpenEntry } from "./open-positions.js";
+import { upnlSign, type OpenSide } from "./open-positions.js";
 
 /** Current figures the policy needs, read from the margin book after a kernel pass. */
 export interface LiquidationFigures {
@@ -119,7 +119,7 @@ export function liquidate(
  */
 export interface AdlFigures {
   /** Open positions of the instrument on one side (every such position, in any order). */
-  openPositions(symbol: string, long: boolean): readonly OpenEntry[];
+  openPositions(symbol: string, long: boolean): OpenSide;
   refreshAccounts(accountSlots: readonly number[], symbol: string): void;
   crossEquityMinor(accountSlot: number): bigint;
 }
@@ -191,9 +191,10 @@ export function autoDeleverage(
     const crossAccounts: number[] = [];
     const wantLong = dir < 0n; // counterparties are on the other side
     const markF = Number(mark);
-    for (const entry of figs.openPositions(inst.symbol, wantLong)) {
-      if (upnlSign(entry, mark, markF) <= 0) continue; // U = k·(q·M − C) ≤ 0 (k > 0)
-      const p = entry.pos;
+    const side = figs.openPositions(inst.symbol, wantLong);
+    for (let i = 0; i < side.size; i++) {
+      const p = state.positionsBySlot[side.slots[i]!]!;
+      if (upnlSign(side, i, p, mark, markF) <= 0) continue; // U = k·(q·M − C) ≤ 0 (k > 0)
       const q = p.qtyLots;
       if (q === 0n || q > 0n !== wantLong) throw new Error(`ADL: open-position index is stale for ${p.account} ${p.symbol}`);
       if (p.account === INSURANCE) continue;

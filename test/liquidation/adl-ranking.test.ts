@@ -5,15 +5,21 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { adlApprox, adlBetter, type AdlCandidate } from "../../src/liquidation/liquidate.js";
-import { upnlSign, type OpenEntry } from "../../src/liquidation/open-positions.js";
+import { OpenSide, upnlSign } from "../../src/liquidation/open-positions.js";
 import type { Position } from "../../src/aggregate/state.js";
 
-function entry(q: bigint, c: bigint): OpenEntry {
+/** A one-entry side holding (q, C), and its position. */
+function entry(q: bigint, c: bigint): { side: OpenSide; pos: Position } {
   const pos = { account: "a", symbol: "X", slot: 0, qtyLots: q, costLotTicks: c, isolatedMarginMinor: 0n, mode: "cross", leverage: 10, callLatched: false } as Position;
-  const qf = Number(q);
-  const cf = Number(c);
-  return { pos, qf, cf, floatOk: Math.abs(qf) <= 2 ** 53 && Math.abs(cf) <= 2 ** 53 };
+  const side = new OpenSide();
+  side.add(pos);
+  return { side, pos };
 }
+
+const sign = (q: bigint, m: bigint, c: bigint): number => {
+  const { side, pos } = entry(q, c);
+  return upnlSign(side, 0, pos, m, Number(m));
+};
 
 const exactSign = (q: bigint, m: bigint, c: bigint): number => {
   const x = q * m - c;
@@ -30,7 +36,7 @@ const mag = fc.oneof(
 describe("upnlSign: the sign of q·M − C", () => {
   it("agrees with BigInt on random magnitudes", () => {
     fc.assert(fc.property(mag, fc.bigInt({ min: 1n, max: 2n ** 40n }), mag, (q, m, c) => {
-      expect(upnlSign(entry(q, c), m, Number(m))).toBe(exactSign(q, m, c));
+      expect(sign(q, m, c)).toBe(exactSign(q, m, c));
     }), { numRuns: 3000 });
   });
 
@@ -39,7 +45,7 @@ describe("upnlSign: the sign of q·M − C", () => {
       fc.bigInt({ min: -(2n ** 30n), max: 2n ** 30n }), fc.bigInt({ min: 1n, max: 2n ** 30n }), fc.bigInt({ min: -3n, max: 3n }),
       (q, m, delta) => {
         const c = q * m + delta;
-        expect(upnlSign(entry(q, c), m, Number(m))).toBe(exactSign(q, m, c));
+        expect(sign(q, m, c)).toBe(exactSign(q, m, c));
       },
     ), { numRuns: 3000 });
   });
@@ -47,7 +53,7 @@ describe("upnlSign: the sign of q·M − C", () => {
   it("is exact beyond 2^53, where q or C are not floats", () => {
     const q = 2n ** 53n + 1n;
     const m = 3n;
-    for (const delta of [-1n, 0n, 1n]) expect(upnlSign(entry(q, q * m + delta), m, 3)).toBe(exactSign(q, m, q * m + delta));
+    for (const delta of [-1n, 0n, 1n]) expect(sign(q, m, q * m + delta)).toBe(exactSign(q, m, q * m + delta));
   });
 });
 
