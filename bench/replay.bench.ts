@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateMarketLines } from "../src/demo/generate.js";
 import { importNdjson } from "../src/journal/index.js";
-import { replayLog } from "../src/replay.js";
+import { readLog, replayLog } from "../src/replay.js";
 
 export interface ReplayBenchOptions {
   events?: number;
@@ -27,6 +27,8 @@ export interface ReplayRun {
   events_per_s: number;
   elapsed_ms: number;
   cpu_ms: number;
+  /** The journal read alone (framing, CRC, hash chain, entry decoding), no engine: what bounds the read stage. */
+  read_only_events_per_s: number;
   rss_bytes_per_position: number;
 }
 
@@ -42,6 +44,11 @@ async function runOne(dir: string, name: string, events: number, accounts: numbe
   await importNdjson(log, journal);
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc !== undefined) gc();
+  const tr = process.hrtime.bigint();
+  let read = 0;
+  for await (const r of readLog(journal)) if (r.seq > 0) read++;
+  const readNs = Number(process.hrtime.bigint() - tr);
+  if (read !== events) throw new Error(`replay bench: read ${read} of ${events} entries`);
   const rss0 = process.memoryUsage().rss;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
@@ -57,6 +64,7 @@ async function runOne(dir: string, name: string, events: number, accounts: numbe
     events_per_s: Math.round(events / (ns / 1e9)),
     elapsed_ms: Math.round(ns / 1e6),
     cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+    read_only_events_per_s: Math.round(events / (readNs / 1e9)),
     rss_bytes_per_position: Math.round(Math.max(0, rss1 - rss0) / Math.max(1, positions)),
   };
 }
