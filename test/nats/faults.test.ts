@@ -163,8 +163,17 @@ describe("kill -9 of mmc serve mid-stream", () => {
     const journal = join(dir, "serve.journal");
     const logFile = join(dir, "serve.log");
     // Publish while serve runs, paced, so the kills land mid-stream (serve applies small
-    // groups as they arrive rather than the whole log at once).
-    const published = publishLog(nc, file, { batch: 100, log, onProgress: () => sleep(15) });
+    // groups as they arrive rather than the whole log at once). The publisher is also gated:
+    // it stops at `allowed` entries until the test moves the gate, so a fast serve (or a slow
+    // restart under load) can never get to the end of the log before a kill.
+    let allowed = Math.floor(ref.seq * 0.4);
+    const published = publishLog(nc, file, {
+      batch: 100, log,
+      onProgress: async (entries) => {
+        await sleep(15);
+        while (entries >= allowed && allowed < ref.seq) await sleep(5);
+      },
+    });
 
     const kills: number[] = [];
     for (const fraction of [0.25, 0.6]) {
@@ -185,6 +194,7 @@ describe("kill -9 of mmc serve mid-stream", () => {
       await new Promise((resolve) => c.once("exit", resolve));
       kills.push(seen);
       child = null;
+      allowed = fraction === 0.25 ? Math.floor(ref.seq * 0.8) : ref.seq;
     }
     await published;
     expect(kills[0]!).toBeLessThan(ref.seq);
