@@ -96,6 +96,13 @@ class Rollback extends Error {
   }
 }
 
+/** A kernel pass's result; an overflow (figures, or a base equity) rolls the event back. */
+function throwOnOverflow(n: number): number {
+  if (n === BASE_OVERFLOW) throw new Rollback({ code: "E_OVERFLOW", message: BASE_OVERFLOW_MESSAGE });
+  if (n < 0) throw new Rollback({ code: "E_OVERFLOW", message: "the event's figures would overflow the 64-bit representation" });
+  return n;
+}
+
 export interface CoreOptions {
   readonly margin?: MarginEngine;
   readonly state?: State;
@@ -471,7 +478,7 @@ export class Core {
       // for an ADL over 50k of 100k holders).
       const inst = this.state.instruments.get(symbol)!.slot;
       if (slots.length * 4 >= this.sync.holderCount(inst)) {
-        if (this.sync.refreshHolders(inst) < 0) throw new Rollback({ code: "E_OVERFLOW", message: "the event's figures would overflow the 64-bit representation" });
+        throwOnOverflow(this.sync.refreshHolders(inst));
       } else {
         this.sync.collectAccounts(slots);
         this.computeChecked();
@@ -505,10 +512,7 @@ export class Core {
 
   /** Kernel pass over the current collection; an overflowed figure rolls the event back. */
   private computeChecked(): number {
-    const n = this.sync.computeCollected();
-    if (n === BASE_OVERFLOW) throw new Rollback({ code: "E_OVERFLOW", message: BASE_OVERFLOW_MESSAGE });
-    if (n < 0) throw new Rollback({ code: "E_OVERFLOW", message: "the event's figures would overflow the 64-bit representation" });
-    return n;
+    return throwOnOverflow(this.sync.computeCollected());
   }
 
   /** The kernel's verdicts over the current collection (its result lists), in SPEC order; system accounts excluded. */

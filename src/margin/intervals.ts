@@ -451,9 +451,10 @@ export class MarkIntervals {
       if (name === settlement || amount === 0n) continue;
       const asset = s.assets.get(name);
       if (asset === undefined) continue;
-      // V = floor(amount·p·(1e8 − h)·10^sd / (1e16·10^d)): c = amount·(1e8 − h)·10^(sd − d)/1e16,
-      // a few roundings (relative ≪ 2^-45), so (1 + 2^-40) makes it an upper bound.
-      const c = ((Number(amount) * Number(RATE - asset.haircutE8) * 10 ** sDecimals) / 1e16 / 10 ** asset.decimals) * (1 + 2 ** -40);
+      // V = floor(amount·p·(1e8 − h)·10^sd / (1e16·10^d)): c = |amount|·(1e8 − h)·10^(sd − d)/1e16,
+      // a few roundings (relative ≪ 2^-45), so (1 + 2^-40) makes it an upper bound. (Balances
+      // are never negative; |amount| keeps the bound sound regardless.)
+      const c = ((Math.abs(Number(amount)) * Number(RATE - asset.haircutE8) * 10 ** sDecimals) / 1e16 / 10 ** asset.decimals) * (1 + 2 ** -40);
       const pe = asset.priceE8;
       const p = pe < BigInt(COLLATERAL_PRICE_FLOAT_MAX) ? Number(pe) : -1;
       this.collAssets[n] = name;

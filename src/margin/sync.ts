@@ -184,10 +184,12 @@ export class BookSync {
       e.set(this.baseEpoch);
       this.baseEpoch = e;
     }
-    this.baseEpoch[acct.slot] = this.collateralEpoch;
     const base = crossBaseMinor(this.state, acct);
     try {
       this.margin.book.acct_base_minor[acct.slot] = checkI64(base, "cross base equity");
+      // Stamped current only on success: a failed (overflowing) base is retried by the next
+      // computation rather than read as 0.
+      this.baseEpoch[acct.slot] = this.collateralEpoch;
       return true;
     } catch {
       this.margin.book.acct_base_minor[acct.slot] = 0n;
@@ -203,6 +205,7 @@ export class BookSync {
     this.reserve();
     const s = this.state;
     let ok = true;
+    let allBases = false;
     const added = new Map<string, Set<string>>();
     for (const e of effects) {
       switch (e.t) {
@@ -278,6 +281,11 @@ export class BookSync {
         }
         case "asset":
           touched.assets.add(e.asset.name);
+          // Every base depends on the settlement asset (none: 0; its decimals scale collateral).
+          if (e.asset.settlement) allBases = true;
+          break;
+        case "asset.remove":
+          if (s.settlementAsset === null) allBases = true; // the settlement asset went (an undo)
           break;
         case "collateral.price":
           if (this.intervals !== null) {
@@ -294,13 +302,19 @@ export class BookSync {
     }
     // A price or haircut change reaches only the accounts holding the asset.
     for (const asset of touched.assets) {
-      const base = this.margin.book.acct_base_minor;
       for (const slot of this.holders.get(asset) ?? []) {
-        const acct = s.accountsBySlot[slot]!;
-        const before = base[slot];
-        ok = this.writeAccountBase(acct) && ok;
+        ok = this.writeAccountBase(s.accountsBySlot[slot]!) && ok;
         touched.accounts.add(slot);
-        if (this.tracking && base[slot] !== before) this.dirty(slot);
+        // Re-derived even when the base did not move (e.g. at price 0): a haircut change
+        // changes the slope c of the holder's collateral intervals.
+        this.dirty(slot);
+      }
+    }
+    if (allBases) {
+      for (const acct of s.accountsBySlot) {
+        ok = this.writeAccountBase(acct) && ok;
+        touched.accounts.add(acct.slot);
+        this.dirty(acct.slot);
       }
     }
     for (const [account, symbols] of added) this.positionsAdded(account, symbols);
@@ -547,9 +561,11 @@ export class BookSync {
       const n = this.state.accountsBySlot.length;
       for (let a = 0; a < n; a++) {
         if (a < this.baseEpoch.length && this.baseEpoch[a] === this.collateralEpoch) continue;
-        // A base that overflows stays 0 in the book; the event that moved it was rolled back,
-        // so this cannot happen for a committed state (intervals bound the headroom).
-        this.writeAccountBase(this.state.accountsBySlot[a]!);
+        // The intervals' headroom budget makes this impossible for a committed state: a stale
+        // base that overflows here is a bug, not an input to reject.
+        if (!this.writeAccountBase(this.state.accountsBySlot[a]!)) {
+          throw new Error(`internal: account slot ${a}'s lazily refreshed base equity overflows i64 (collateral intervals unsound)`);
+        }
       }
     }
     return this.margin.computeAll(this.state.positionsBySlot.length, this.state.accountsBySlot.length);

@@ -68,6 +68,9 @@ function market(seed: number, accounts: number, steps: number): Wire[] {
         type: "trade", id: `t${id++}`, symbol: "ETH-PERP", price: eth.toFixed(2), qty: (rng.int(1, 200) / 100).toFixed(2),
         buyer: long ? a : "mm", seller: long ? "mm" : a, taker: "seller",
       });
+    } else if (r < 0.955) {
+      // A haircut change (an `asset` event for BTC): every holder's collateral slope changes.
+      ev.push({ type: "asset", asset: "BTC", decimals: 8, haircut: rng.pick(["0.05", "0.1", "0.2", "0.3"]) });
     } else {
       const a = `c${rng.int(0, accounts - 1)}`;
       ev.push(rng.chance(0.5)
@@ -142,5 +145,65 @@ describe("collateral prices at the edges: overflow rollbacks and prices beyond e
       expect(stateHash(fast.state)).toBe(stateHash(full.state));
     }
     expect(codes).toEqual([null, "E_OVERFLOW", null, null, null, null, null]);
+  });
+});
+
+// Found in review: a haircut change re-derived a holder only when its base moved, so at
+// collateral price 0 the holder kept an interval sized with the old haircut's slope.
+function both(events: Wire[]): { fast: Core; full: Core; last: [string | null, string | null] } {
+  const fast = new Core();
+  const full = new Core({ markIntervals: false });
+  let last: [string | null, string | null] = [null, null];
+  for (const w of events) {
+    const a = fast.apply(entry(w));
+    const b = full.apply(entry(w));
+    last = [a.rejection?.code ?? null, b.rejection?.code ?? null];
+  }
+  return { fast, full, last };
+}
+
+describe("haircut changes re-derive every holder (even when the base does not move, at price 0)", () => {
+  // whale: 1e12 BTC (decimals 0), USDT decimals 2. With haircut 0, V = 1e6 · priceE8 minor units.
+  it.each([
+    // haircut 100%: c = 0, interval unbounded; 6e6 USDT/BTC → V = 6e20 > 2^63
+    ["1", "6000000"],
+    // haircut 50%: c = 5e5, interval ≈ ±1.84e13 (1e-8 units) ≈ ±184 467; 120 000 → V = 1.2e19 > 2^63
+    ["0.5", "120000"],
+  ])("haircut %s -> 0 at price 0, then BTC at %s: both paths reject E_OVERFLOW", (h0, price) => {
+    const { fast, full, last } = both([
+      { type: "asset", asset: "USDT", decimals: 2, settlement: true },
+      { type: "asset", asset: "BTC", decimals: 0, haircut: h0 },
+      { type: "deposit", id: "w", account: "whale", asset: "BTC", amount: "1000000000000" },
+      { type: "asset", asset: "BTC", decimals: 0, haircut: "0" }, // base stays 0: whale not re-derived
+      { type: "collateral.price", asset: "BTC", price },
+    ]);
+    expect(last[1]).toBe("E_OVERFLOW");
+    expect(last[0]).toBe(last[1]);
+    expect(stateHash(fast.state)).toBe(stateHash(full.state));
+  });
+
+  it("haircut 100% -> 0 at price 0, then a collateral rally: both paths clear the margin-call latch", () => {
+    const { fast, full, last } = both([
+      { type: "asset", asset: "USDT", decimals: 2, settlement: true },
+      { type: "asset", asset: "BTC", decimals: 2, haircut: "1" },
+      {
+        type: "instrument", symbol: "X-PERP", tickSize: "1", lotSize: "1",
+        tiers: [{ maxNotional: "100000000", mmr: "0.1", maxLeverage: 10 }],
+        makerFee: "0", takerFee: "0", liquidationFee: "0", insuranceShare: "0.5",
+      },
+      { type: "mark", symbol: "X-PERP", price: "100" },
+      { type: "deposit", id: "a", account: "alice", asset: "USDT", amount: "120" },
+      { type: "deposit", id: "b", account: "bob", asset: "USDT", amount: "100000" },
+      { type: "deposit", id: "ab", account: "alice", asset: "BTC", amount: "1" },
+      // alice long 10 @ 100: MM = 100, E = 120 ≤ 1.25·MM → margin call, latched
+      { type: "trade", id: "t", symbol: "X-PERP", price: "100", qty: "10", buyer: "alice", seller: "bob", taker: "buyer" },
+      { type: "asset", asset: "BTC", decimals: 2, haircut: "0" }, // base unchanged (price 0)
+      // 1 BTC now worth 1000: E = 1120 > 1.25·MM → the full path clears the latch
+      { type: "collateral.price", asset: "BTC", price: "1000" },
+    ]);
+    expect(last).toEqual([null, null]);
+    expect(full.state.accounts.get("alice")!.crossCallLatched).toBe(false);
+    expect(fast.state.accounts.get("alice")!.crossCallLatched).toBe(false);
+    expect(stateHash(fast.state)).toBe(stateHash(full.state));
   });
 });
