@@ -472,6 +472,7 @@ export class Core {
    */
   private readonly adlFigures: AdlFigures = {
     openPositions: (symbol, long) => this.openPositions.side(symbol, long),
+    mirror: () => this.openPositions,
     refreshAccounts: (slots, symbol) => {
       // A crash makes most of one side's holders candidates: then the instrument's cached,
       // sorted collection is cheaper than collecting them one by one (measured: 210 vs 340 ms

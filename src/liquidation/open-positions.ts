@@ -6,7 +6,8 @@
 // Structure of arrays (slots, q, C as floats): no object per position. Order never
 // matters: ADL ranks by a strict total order.
 import type { Effect } from "../aggregate/effects.js";
-import type { Position, State } from "../aggregate/state.js";
+import { RATE_SCALE } from "../numbers/int.js";
+import type { Asset, Position, State } from "../aggregate/state.js";
 
 const F64_EXACT_MAX = 2 ** 53;
 /** Relative error bound of q·M − C in floats from exact q, M, C: two roundings, < 2^-51. */
@@ -54,13 +55,25 @@ export class OpenSide {
 
 const EMPTY = new OpenSide();
 
+/** Collateral valuation's constant factor (1e8 − h)·10^sd / (1e16·10^d) in floats, per asset object (immutable but for the price). */
+const collateralFactors = new WeakMap<Asset, { readonly sDecimals: number; readonly f: number }>();
+
+function collateralFactor(asset: Asset, sDecimals: number): number {
+  let c = collateralFactors.get(asset);
+  if (c === undefined || c.sDecimals !== sDecimals) {
+    const mul = (RATE_SCALE - asset.haircutE8) * 10n ** BigInt(sDecimals);
+    const div = RATE_SCALE * RATE_SCALE * 10n ** BigInt(asset.decimals);
+    c = { sDecimals, f: Number(mul) / Number(div) };
+    collateralFactors.set(asset, c);
+  }
+  return c.f;
+}
+
 /**
- * Sign of q·M − C (so of U, k > 0) for entry i: floats when they decide it, else exact BigInt
- * from the position. `markF` is the mark as a float (exact: ticks < 2^53).
+ * Sign of q·M − C from fl(q), fl(C) and the mark as a float (exact: ticks < 2^53) when floats
+ * decide it: 1 or −1; 0 when they cannot (near zero, or |q| or |C| > 2^53).
  */
-export function upnlSign(side: OpenSide, i: number, pos: Position, mark: bigint, markF: number): number {
-  const qf = side.qf[i]!;
-  const cf = side.cf[i]!;
+export function upnlSignFloat(qf: number, cf: number, markF: number): number {
   if (Math.abs(qf) <= F64_EXACT_MAX && Math.abs(cf) <= F64_EXACT_MAX) {
     const qm = qf * markF;
     const d = qm - cf;
@@ -68,11 +81,78 @@ export function upnlSign(side: OpenSide, i: number, pos: Position, mark: bigint,
     if (d > slack) return 1;
     if (d < -slack) return -1;
   }
+  return 0;
+}
+
+/**
+ * Sign of q·M − C (so of U, k > 0) for entry i: floats when they decide it, else exact BigInt
+ * from the position. `markF` is the mark as a float (exact: ticks < 2^53).
+ */
+export function upnlSign(side: OpenSide, i: number, pos: Position, mark: bigint, markF: number): number {
+  const f = upnlSignFloat(side.qf[i]!, side.cf[i]!, markF);
+  if (f !== 0) return f;
   const x = pos.qtyLots * mark - pos.costLotTicks;
   return x > 0n ? 1 : x < 0n ? -1 : 0;
 }
 
-export class OpenPositions {
+/**
+ * ADL's float mirror of the state (see `OpenPositions`): what its score bounds read instead of
+ * the state's objects (BigInt conversions cost ≈ 30 ns each, and chasing Position/Account
+ * objects of hundreds of candidates per run is cache-miss bound).
+ */
+export interface AdlMirror {
+  /** By position slot (every live position, flat ones too): fl(q), fl(C), fl(isolated margin). */
+  readonly q: Float64Array;
+  readonly c: Float64Array;
+  readonly m: Float64Array;
+  /** By position slot: account slot, instrument slot, 1 when isolated. */
+  readonly account: Int32Array;
+  readonly instrument: Int32Array;
+  readonly isolated: Uint8Array;
+  /** An account's positions as a list: head[account slot] = first position slot + 1, link[position slot] = next + 1 (0 ends). */
+  readonly head: Int32Array;
+  readonly link: Int32Array;
+  /**
+   * By account slot, as last stored (`storeBase`): the float base's price-independent part
+   * (value, magnitude, term and floor counts) and at most one collateral asset as its name and
+   * coefficient (value = coefficient · price), or null.
+   */
+  readonly baseF: Float64Array;
+  readonly baseMag: Float64Array;
+  readonly baseTerms: Int32Array;
+  readonly baseFloors: Int32Array;
+  readonly baseCoef: Float64Array;
+  readonly baseAsset: (string | null)[];
+  /** Brings account slot a's stored base up to date (a no-op while nothing it depends on changed). */
+  ensureBase(a: number): void;
+}
+
+/**
+ * The open positions of every instrument by side, plus ADL's float mirror (`AdlMirror`): kept
+ * current from every effect (forward and undo). The mirror's cached bases do not depend on
+ * prices; they are invalidated per account by its balance effects and account (re)openings,
+ * and all at once by asset definitions (haircut, decimals, settlement flag).
+ */
+export class OpenPositions implements AdlMirror {
+  q = new Float64Array(1024);
+  c = new Float64Array(1024);
+  m = new Float64Array(1024);
+  account = new Int32Array(1024);
+  instrument = new Int32Array(1024);
+  isolated = new Uint8Array(1024);
+  link = new Int32Array(1024);
+  head = new Int32Array(256);
+  baseF = new Float64Array(256);
+  baseMag = new Float64Array(256);
+  baseTerms = new Int32Array(256);
+  baseFloors = new Int32Array(256);
+  baseCoef = new Float64Array(256);
+  readonly baseAsset: (string | null)[] = [];
+  /** The asset epoch a stored base was computed at (0: none or invalidated). */
+  private baseEpoch = new Int32Array(256);
+  private assetEpoch = 1;
+  /** Position slots [0, linkedTop) may be linked (removals only ever drop the last slots). */
+  private linkedTop = 0;
   private readonly bySymbol = new Map<string, { long: OpenSide; short: OpenSide }>();
   /**
    * Position slot → where its entry is: +(index + 1) on the long side, −(index + 1) on the
@@ -80,14 +160,109 @@ export class OpenPositions {
    * 100k keys costs ~0.5 µs per update.
    */
   private where = new Int32Array(1024);
+  /** By position slot: 1 when in its account's list. */
+  private linked = new Uint8Array(1024);
 
   constructor(private readonly state: State) {
     for (const acct of state.accounts.values()) for (const sym of acct.positions.keys()) this.refresh(acct.name, sym);
   }
 
-  /** Re-files the positions these (already evolved) effects changed. */
+  /** Re-files the positions these (already evolved) effects changed; invalidates cached bases. */
   afterEffects(effects: readonly Effect[]): void {
-    for (const e of effects) if (e.t === "position" || e.t === "position.remove") this.refresh(e.account, e.symbol);
+    for (const e of effects) {
+      switch (e.t) {
+        case "position":
+        case "position.remove":
+          this.refresh(e.account, e.symbol);
+          break;
+        case "balance":
+        case "account.open": {
+          const a = this.state.accounts.get(e.account);
+          if (a !== undefined) this.invalidateBase(a.slot);
+          break;
+        }
+        case "account.remove":
+          this.invalidateBase(this.state.accountsBySlot.length); // it was the last slot
+          break;
+        case "asset":
+        case "asset.remove":
+          this.assetEpoch++;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  ensureBase(a: number): void {
+    if (a < this.baseEpoch.length && this.baseEpoch[a] === this.assetEpoch) return;
+    this.computeBase(a);
+  }
+
+  /**
+   * Account slot a's base B + Σ floor(collateral values) in floats (as crossBaseMinor: unknown
+   * assets skipped, settlement-flagged ones at face value): the settlement part with its
+   * magnitude, term and floor counts, and one collateral asset as coefficient fl(fl(amount)·f)
+   * with f = fl((1e8 − h)·10^sd) / fl(1e16·10^d) (value = coefficient · fl(price): the same
+   * roundings as fl(amount)·fl(price)·f in another order), so a price change does not
+   * invalidate it. With two or more collateral assets, all are valued at today's prices and
+   * the result is not kept (recomputed next time).
+   */
+  private computeBase(a: number): void {
+    const state = this.state;
+    const sAsset = state.settlementAsset === null ? undefined : state.assets.get(state.settlementAsset);
+    const sDecimals = sAsset?.decimals ?? 0;
+    let value = 0;
+    let mag = 0;
+    let terms = 0;
+    let floors = 0;
+    let collateral: string | null = null;
+    let coef = 0;
+    let many = false;
+    const balances = state.accountsBySlot[a]!.balances;
+    if (sAsset !== undefined) { // else crossBaseMinor is 0
+      for (const [name, amount] of balances) {
+        const asset = state.assets.get(name);
+        if (asset === undefined) continue;
+        if (asset.settlement) {
+          const x = Number(amount);
+          value += x;
+          mag += Math.abs(x);
+          terms++;
+        } else if (collateral === null && !many) {
+          collateral = name;
+          coef = Number(amount) * collateralFactor(asset, sDecimals);
+        } else many = true;
+      }
+    }
+    if (many) {
+      for (const [name, amount] of balances) {
+        const asset = state.assets.get(name);
+        if (asset === undefined || asset.settlement) continue;
+        const x = Number(amount) * collateralFactor(asset, sDecimals) * Number(asset.priceE8);
+        value += x;
+        mag += Math.abs(x);
+        terms++;
+        floors++;
+      }
+      collateral = null;
+    }
+    this.storeBase(a, value, mag, terms, floors, collateral, coef, !many);
+  }
+
+  private storeBase(a: number, value: number, mag: number, terms: number, floors: number, asset: string | null, coef: number, current: boolean): void {
+    this.reserveAccounts(a + 1);
+    this.baseF[a] = value;
+    this.baseMag[a] = mag;
+    this.baseTerms[a] = terms;
+    this.baseFloors[a] = floors;
+    this.baseAsset[a] = asset;
+    this.baseCoef[a] = coef;
+    this.baseEpoch[a] = current ? this.assetEpoch : 0;
+  }
+
+  private invalidateBase(a: number): void {
+    if (a < this.baseEpoch.length) this.baseEpoch[a] = 0;
   }
 
   /** Open positions of the symbol on one side (live: do not change state while using it). */
@@ -96,7 +271,10 @@ export class OpenPositions {
     return s === undefined ? EMPTY : long ? s.long : s.short;
   }
 
-  /** Test support: null when the index holds exactly the state's open positions, by side, with current floats. */
+  /**
+   * Test support: null when the index holds exactly the state's open positions, by side, with
+   * current floats, and the mirror's floats and account lists match the state.
+   */
   check(): string | null {
     let indexed = 0;
     for (const [symbol, sides] of this.bySymbol) {
@@ -115,8 +293,77 @@ export class OpenPositions {
       }
     }
     let open = 0;
-    for (const acct of this.state.accounts.values()) for (const pos of acct.positions.values()) if (pos.qtyLots !== 0n) open++;
-    return open === indexed ? null : `open positions: ${indexed} indexed, ${open} open in the state`;
+    for (const acct of this.state.accounts.values()) {
+      const listed = new Set<number>();
+      for (let j = acct.slot < this.head.length ? this.head[acct.slot]! - 1 : -1; j >= 0; j = this.link[j]! - 1) {
+        if (listed.has(j)) return `open positions: ${acct.name}'s position list has a cycle`;
+        listed.add(j);
+      }
+      if (listed.size !== acct.positions.size) return `open positions: ${acct.name}'s position list has ${listed.size} entries, the state ${acct.positions.size}`;
+      for (const pos of acct.positions.values()) {
+        if (pos.qtyLots !== 0n) open++;
+        const j = pos.slot;
+        if (!listed.has(j)) return `open positions: ${pos.account} ${pos.symbol} missing from its account's list`;
+        if (this.q[j] !== Number(pos.qtyLots) || this.c[j] !== Number(pos.costLotTicks) || this.m[j] !== Number(pos.isolatedMarginMinor)
+          || this.account[j] !== acct.slot || this.instrument[j] !== this.state.instruments.get(pos.symbol)!.slot
+          || this.isolated[j] !== (pos.mode === "isolated" ? 1 : 0)) {
+          return `open positions: ${pos.account} ${pos.symbol} position floats are stale`;
+        }
+      }
+    }
+    if (open !== indexed) return `open positions: ${indexed} indexed, ${open} open in the state`;
+    // Every base the mirror holds as current is what it would compute now.
+    for (const acct of this.state.accounts.values()) {
+      const a = acct.slot;
+      if (!(a < this.baseEpoch.length && this.baseEpoch[a] === this.assetEpoch)) continue;
+      const kept = [this.baseF[a], this.baseMag[a], this.baseTerms[a], this.baseFloors[a], this.baseAsset[a], this.baseCoef[a]];
+      this.computeBase(a);
+      const fresh = [this.baseF[a], this.baseMag[a], this.baseTerms[a], this.baseFloors[a], this.baseAsset[a], this.baseCoef[a]];
+      if (kept.some((v, i) => !Object.is(v, fresh[i]))) return `open positions: ${acct.name}'s cached base is stale (${kept.join(",")} vs ${fresh.join(",")})`;
+    }
+    return null;
+  }
+
+  private reserveAccounts(n: number): void {
+    if (n <= this.head.length) return;
+    const cap = Math.max(n, this.head.length * 2);
+    this.head = grow(this.head, new Int32Array(cap));
+    this.baseF = grow(this.baseF, new Float64Array(cap));
+    this.baseMag = grow(this.baseMag, new Float64Array(cap));
+    this.baseTerms = grow(this.baseTerms, new Int32Array(cap));
+    this.baseFloors = grow(this.baseFloors, new Int32Array(cap));
+    this.baseCoef = grow(this.baseCoef, new Float64Array(cap));
+    this.baseEpoch = grow(this.baseEpoch, new Int32Array(cap));
+  }
+
+  private reservePositions(n: number): void {
+    if (n <= this.where.length) return;
+    const cap = Math.max(n, this.where.length * 2);
+    this.where = grow(this.where, new Int32Array(cap));
+    this.linked = grow(this.linked, new Uint8Array(cap));
+    this.q = grow(this.q, new Float64Array(cap));
+    this.c = grow(this.c, new Float64Array(cap));
+    this.m = grow(this.m, new Float64Array(cap));
+    this.account = grow(this.account, new Int32Array(cap));
+    this.instrument = grow(this.instrument, new Int32Array(cap));
+    this.isolated = grow(this.isolated, new Uint8Array(cap));
+    this.link = grow(this.link, new Int32Array(cap));
+  }
+
+  /** Drops position slot j from its account's list. */
+  private unlink(j: number): void {
+    this.linked[j] = 0;
+    const a = this.account[j]!;
+    if (this.head[a] === j + 1) {
+      this.head[a] = this.link[j]!;
+      return;
+    }
+    for (let i = this.head[a]! - 1; i >= 0; i = this.link[i]! - 1) {
+      if (this.link[i] === j + 1) {
+        this.link[i] = this.link[j]!;
+        return;
+      }
+    }
   }
 
   private sides(symbol: string): { long: OpenSide; short: OpenSide } {
@@ -151,17 +398,36 @@ export class OpenPositions {
           if (p === undefined || p.symbol !== symbol || this.state.accounts.get(p.account)?.positions.get(symbol) !== p) this.unfile(s, slot);
         }
       }
+      // Only the last position slots are ever removed: unlink those beyond the state's.
+      const live = this.state.positionsBySlot.length;
+      for (; this.linkedTop > live; this.linkedTop--) if (this.linked[this.linkedTop - 1] === 1) this.unlink(this.linkedTop - 1);
       return;
     }
-    if (pos.slot >= this.where.length) {
-      const w = new Int32Array(Math.max(pos.slot + 1, this.where.length * 2));
-      w.set(this.where);
-      this.where = w;
+    const j = pos.slot;
+    const a = this.state.accounts.get(account)!.slot;
+    this.reservePositions(j + 1);
+    this.reserveAccounts(a + 1);
+    if (this.linked[j] === 0) {
+      this.account[j] = a;
+      this.link[j] = this.head[a]!;
+      this.head[a] = j + 1;
+      this.linked[j] = 1;
+      if (j >= this.linkedTop) this.linkedTop = j + 1;
     }
-    this.unfile(s, pos.slot);
+    this.q[j] = Number(pos.qtyLots);
+    this.c[j] = Number(pos.costLotTicks);
+    this.m[j] = Number(pos.isolatedMarginMinor);
+    this.instrument[j] = this.state.instruments.get(symbol)!.slot;
+    this.isolated[j] = pos.mode === "isolated" ? 1 : 0;
+    this.unfile(s, j);
     if (pos.qtyLots === 0n) return;
     const long = pos.qtyLots > 0n;
     const i = (long ? s.long : s.short).add(pos);
-    this.where[pos.slot] = long ? i + 1 : -(i + 1);
+    this.where[j] = long ? i + 1 : -(i + 1);
   }
+}
+
+function grow<T extends Float64Array | Int32Array | Uint8Array>(a: T, b: T): T {
+  b.set(a);
+  return b;
 }

@@ -1,26 +1,29 @@
 // ADL's open-position index (src/liquidation/open-positions.ts) stays exactly the state's
-// open positions, by side, with current float copies of q and C, through any sequence of
-// opens, changes, flips, closes and removals (undo of a creation pops the last slot, and a
-// later position reuses it) — checked after every step against the state itself.
+// open positions, by side, with current float copies of q and C, and its float mirror (every
+// position's q, C, m, mode, account and instrument slots, each account's position list) stays
+// the state's, through any sequence of opens, changes, flips, closes, mode switches and removals
+// (undo of a creation pops the last slot, and a later position reuses it) — checked after every
+// step against the state itself.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { OpenPositions } from "../../src/liquidation/open-positions.js";
 import type { Effect } from "../../src/aggregate/effects.js";
 import type { Position, State } from "../../src/aggregate/state.js";
 
-type Op = { kind: "open" | "set"; account: number; symbol: number; qty: bigint; cost: bigint } | { kind: "removeLast" };
+type Op = { kind: "open" | "set"; account: number; symbol: number; qty: bigint; cost: bigint; isolated: boolean } | { kind: "removeLast" };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constantFrom("open" as const, "set" as const), account: fc.integer({ min: 0, max: 5 }), symbol: fc.integer({ min: 0, max: 2 }), qty: fc.bigInt({ min: -5n, max: 5n }), cost: fc.bigInt({ min: -(2n ** 60n), max: 2n ** 60n }) }),
+  fc.record({ kind: fc.constantFrom("open" as const, "set" as const), account: fc.integer({ min: 0, max: 5 }), symbol: fc.integer({ min: 0, max: 2 }), qty: fc.bigInt({ min: -5n, max: 5n }), cost: fc.bigInt({ min: -(2n ** 60n), max: 2n ** 60n }), isolated: fc.boolean() }),
   fc.constant({ kind: "removeLast" as const }),
 );
 
 describe("OpenPositions index", () => {
   it("matches the state after every step of random opens, changes, closes and removals", () => {
     fc.assert(fc.property(fc.array(opArb, { maxLength: 80 }), (ops) => {
-      const accounts = new Map<string, { name: string; positions: Map<string, Position> }>();
+      const accounts = new Map<string, { name: string; slot: number; positions: Map<string, Position> }>();
       const positionsBySlot: Position[] = [];
-      const state = { accounts, positionsBySlot } as unknown as State;
+      const instruments = new Map([0, 1, 2].map((i) => [`S${i}`, { symbol: `S${i}`, slot: i }]));
+      const state = { accounts, positionsBySlot, instruments } as unknown as State;
       const index = new OpenPositions(state);
       for (const op of ops) {
         let effects: Effect[] = [];
@@ -33,7 +36,7 @@ describe("OpenPositions index", () => {
           const name = `a${op.account}`;
           const symbol = `S${op.symbol}`;
           let acct = accounts.get(name);
-          if (acct === undefined) accounts.set(name, (acct = { name, positions: new Map() }));
+          if (acct === undefined) accounts.set(name, (acct = { name, slot: accounts.size, positions: new Map() }));
           let pos = acct.positions.get(symbol);
           if (pos === undefined) {
             if (op.kind === "set") continue;
@@ -41,9 +44,12 @@ describe("OpenPositions index", () => {
             positionsBySlot.push(pos);
             acct.positions.set(symbol, pos);
           }
+          const mode = op.isolated ? "isolated" : "cross";
           pos.qtyLots = op.qty;
           pos.costLotTicks = op.cost;
-          effects = [{ t: "position", account: name, symbol, values: { qtyLots: op.qty, costLotTicks: op.cost, isolatedMarginMinor: 0n, mode: "cross", leverage: 10 } }];
+          pos.isolatedMarginMinor = op.isolated ? op.cost / 7n : 0n;
+          pos.mode = mode;
+          effects = [{ t: "position", account: name, symbol, values: { qtyLots: op.qty, costLotTicks: op.cost, isolatedMarginMinor: pos.isolatedMarginMinor, mode, leverage: 10 } }];
         }
         index.afterEffects(effects);
         const bad = index.check();
