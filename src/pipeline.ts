@@ -465,10 +465,13 @@ export class Core {
   }
 
   /**
-   * ADL computes U and N from the state; E of a cross candidate is read after a recompute of
-   * exactly the candidates' accounts (with mark intervals the book's figures of accounts a
-   * mark did not reach are stale). That recompute replaces the current collection, as every
-   * round's does.
+   * ADL bounds every candidate's score in floats from its float mirror of the state (kept in
+   * `openPositions` from every effect), then computes U and N from the state and reads E of a
+   * cross candidate after a recompute of exactly the accounts it resolves (with mark intervals
+   * the book's figures of accounts a mark did not reach are stale; lazy bases are rewritten by
+   * that recompute). The recompute replaces the current collection, as every round's does; it
+   * changes no decision (the accounts' state is unchanged, their flags already current), so
+   * recomputing fewer accounts than before is invisible.
    */
   private readonly adlFigures: AdlFigures = {
     openPositions: (symbol, long) => this.openPositions.side(symbol, long),

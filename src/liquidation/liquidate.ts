@@ -168,33 +168,36 @@ export function adlBetter(a: AdlCandidate, b: AdlCandidate): boolean {
 // ------------------------------------------------------------------ score bounds (pruning)
 //
 // ADL ranks by score = U·N/E² (E ≤ 0: +∞). Exact U, N (BigInt) and, for a cross candidate, the
-// kernel's E (an account recompute) cost ≈ 1 µs per candidate, and a run takes ≈ 2 of ≈ 380.
-// So every candidate first gets float bounds lo ≤ score ≤ hi from the state alone, and only
-// those that can still come first are resolved exactly (see `PrunedQueue`).
+// kernel's E (an account recompute) cost ≈ 1 µs per candidate, and in a storm a run takes ≈ 2
+// of ≈ 380. So every candidate first gets float bounds lo ≤ score ≤ hi, from the float mirror
+// of the state (`AdlMirror`, no BigInt and no object graph), and only those that can still come
+// next are resolved exactly (`PrunedQueue`).
 //
-// The bounds. u = 2^-53; every Number(bigint) and every float +, −, ×, / rounds to nearest
-// (relative error ≤ u, no underflow: operands are integers or quotients of integers < 2^124),
-// and rounding is monotone, so fl(x) > 0 ⇔ x > 0.
+// The bounds. u = 2^-53. Every Number(bigint) and every float +, −, ×, / rounds to nearest
+// (relative error ≤ u; no underflow: operands are integers or quotients of integers below
+// 2^124), and rounding is monotone with 0 and 1 exact, so fl(x) > 0 ⇔ x > 0, fl(x) < 1 ⇔ x < 1.
 // - A position term U = k·(q·M − C) from q' = fl(q), C' = fl(C), M' = fl(M), k' = fl(k):
 //   t = q'·M', d = t − C', U' = k'·d. Then |d − (qM − C)| ≤ 3.1u·(|t| + |C'| + |d|) and
 //   |U' − U| ≤ 5.2u·mag with mag = k'·(|t| + |C'| + |d|) ≥ |U'|. N' = |q'|·M'·k' is within
 //   5.1u of N (relative).
-// - A collateral value floor(a·p·(1e8 − h)·10^sd / (1e16·10^d)) from x = a'·p'·f (f the
-//   constant factor in floats, 3 roundings): |x − exact| ≤ 7.1u·|x|, and the floor adds < 1.
-//   The settlement balance B: u·|B'|.
-// - E' = the float sum of the terms (base terms, then the cross positions' U', or m' + U' for
-//   an isolated candidate): summing T terms adds ≤ (T − 1)·u·Σ|partial sums| ≤ (T − 1)·u·A with
-//   A = Σ mag / |B'| / |x| over the terms. In all |E − E'| ≤ (T + 7)·u·A + floors; the code
-//   uses eE = (T + 16)·2u·A + floors + 1, twice that (which also absorbs eE's own rounding).
-// - With U ∈ [max(U' − 32u·mag, 1), U' + 32u·mag] (U is an integer ≥ 1 here), N ∈ N'·(1 ∓ 32u),
-//   E ∈ [E' − eE, E' + eE] = [eLo, eHi]: lo = U_lo·N_lo/eHi²·(1 − 2^-46),
-//   hi = U_hi·N_hi/eLo²·(1 + 2^-46) when eLo > 0 (E certainly > 0), hi = +∞ otherwise (E may
-//   be ≤ 0: the candidate may rank first), lo = hi = +∞ when eHi ≤ 0 (E certainly ≤ 0). The
-//   factors 1 ∓ 2^-46 = 1 ∓ 128u cover the ≤ 10 roundings of evaluating the bounds.
-// - Candidates with A or N' ≥ 2^62 (or not finite: beyond 2^1024) get [0, +∞] (always
-//   resolved): no float claim is made about them, and a figure near i64's limit is computed
-//   by the kernel exactly as the exhaustive path would.
-// The base is computed from the balances and asset prices, not read from the margin book: a
+// - A collateral value floor(a·p·(1e8 − h)·10^sd / (1e16·10^d)): x = fl(fl(a')·f')·p' with
+//   f' = fl(fl((1e8 − h)·10^sd) / fl(1e16·10^d)) (3 roundings) is within 7.1u·|x| of the real
+//   product, and the floor adds < 1. The settlement balance B: within u·|B'|.
+// - E' = the float sum of T terms (the balance terms, then the cross positions' U', flat ones
+//   included as the kernel sums them; or m' + U' for an isolated candidate): summing adds
+//   ≤ (T − 1)·u·A with A = Σ |term| bounds (mag, |B'|, |x|). In all |E − E'| ≤ (T + 7)·u·A
+//   + floors; the code uses eE = (T + 16)·2u·A + floors + 1, twice that (absorbing eE's own
+//   rounding).
+// - U ∈ [max(U' − 32u·mag, 1), U' + 32u·mag] (U is an integer ≥ 1 here), N ∈ N'·[1 − 32u,
+//   1 + 32u], E ∈ [eLo, eHi] = [E' − eE, E' + eE]. E is an integer: eHi < 1 proves E ≤ 0
+//   (lo = hi = +∞: ranks first, by name, and needs no recompute); otherwise
+//   lo = U_lo·N_lo/eHi²·(1 − 2^-46), and hi = U_hi·N_hi/max(eLo, 1)²·(1 + 2^-46) when eLo > 0
+//   (then E ≥ 1), hi = +∞ when eLo ≤ 0 (E may be ≤ 0: the candidate may rank first). The
+//   factors 1 ∓ 128u cover the ≤ 10 roundings of evaluating the bounds themselves.
+// - Candidates with A or N' ≥ 2^62 (or not finite) get [0, +∞] (always resolved): no float
+//   claim is made about them, and a figure near i64's limit is computed by the kernel exactly
+//   as the exhaustive path would.
+// The base is computed from the balances and asset prices, never read from the margin book: a
 // collateral holder's `acct_base_minor` may be stale (lazy bases, docs/incremental.md).
 
 const U2 = 2 ** -52; // 2u
