@@ -38,7 +38,7 @@ import { BASE_OVERFLOW, BookSync, emptyTouched, type Touched } from "./margin/sy
 const BASE_OVERFLOW_MESSAGE = "an account's cross base equity overflows the 64-bit representation";
 import { createKernelMarginEngine } from "./margin/kernel.js";
 import { OpenPositions } from "./liquidation/open-positions.js";
-import { autoDeleverage, compareCandidates, liquidate, type AdlFigures, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
+import { autoDeleverage, autoDeleverageReference, compareCandidates, liquidate, type AdlFigures, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
 import type {
   AdlOutput, InsuranceCoverOutput, LiquidationOutput, MarginCallOutput, OrderOutput, OrderRejectedOutput, OutputEvent, RejectedOutput,
 } from "./outputs/events.js";
@@ -121,6 +121,12 @@ export interface CoreOptions {
    * recomputes every holder of the instrument (the full path, for differential tests and audits).
    */
   readonly markIntervals?: boolean;
+  /**
+   * ADL's ranking (docs/incremental.md "ADL"): "pruned" (default) resolves exactly only the
+   * candidates that can come next; "exhaustive" computes every candidate's exact score (the
+   * reference, for differential tests). Same decisions either way.
+   */
+  readonly adlSelection?: "pruned" | "exhaustive";
 }
 
 export class Core {
@@ -131,6 +137,8 @@ export class Core {
   private readonly keepHistory: boolean;
   /** Liquidation-order band in basis points; null: disabled. */
   private readonly liquidationBandBps: number | null;
+  /** ADL ranks every candidate exactly (the reference selection). */
+  private readonly adlExhaustive: boolean;
   /** True while @insurance places its liquidation orders (no pre-trade check for them). */
   private placingLiquidationOrder = false;
   /** Liquidation orders placed in the current event (their ids: `liq-<seq>-<n>`). */
@@ -146,6 +154,7 @@ export class Core {
     (history as { matching: MatchingCounts }).matching ??= emptyMatchingCounts();
     this.history = history;
     this.keepHistory = opts.keepHistory ?? true;
+    this.adlExhaustive = opts.adlSelection === "exhaustive";
     const lo = opts.liquidationOrders;
     this.liquidationBandBps = lo === false ? null : (lo?.bandBps ?? DEFAULT_LIQUIDATION_BAND_BPS);
     if (this.liquidationBandBps !== null && !(Number.isInteger(this.liquidationBandBps) && this.liquidationBandBps >= 0 && this.liquidationBandBps < 10_000)) {
@@ -258,7 +267,7 @@ export class Core {
             // ADL found none, it is not run again until those change for the fund's instruments.
             const key = this.adlKey();
             if (key !== this.adlBarrenKey) {
-              const adl = autoDeleverage(this.state, this.adlFigures, seq);
+              const adl = (this.adlExhaustive ? autoDeleverageReference : autoDeleverage)(this.state, this.adlFigures, seq);
               adlFills = adl.outputs.length;
               this.adlBarrenKey = adlFills === 0 ? key : null;
               if (adlFills > 0) {

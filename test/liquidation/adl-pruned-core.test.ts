@@ -1,40 +1,27 @@
 // ADL's pruned selection inside the engine: two Cores fed the same events, one running the
-// pruned `autoDeleverage`, the other the exhaustive `autoDeleverageReference` (swapped in by a
-// module mock), give the same outputs after every event and the same state hash. Given the
+// pruned `autoDeleverage`, the other the exhaustive `autoDeleverageReference` (Core option
+// `adlSelection: "exhaustive"`), give the same outputs after every event and the same state hash. Given the
 // seeded stress markets (crash, gaps, funding, collateral moves, bad lines; fills-only and order
 // flow) and a market of accounts whose equity is mostly BTC collateral with a small insurance
 // fund (so ADL ranks collateral holders whose margin-book bases are stale: lazy bases under mark
 // and collateral intervals), when they run, then nothing differs, ADL does run, and the ADL
 // mirror (position floats, account lists, cached bases) matches the state after every event.
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Core } from "../../src/pipeline.js";
 import { generateMarket, type MarketOptions } from "../../src/demo/generate.js";
 import { stateHash } from "../../src/aggregate/snapshot.js";
 import { Prng } from "../../src/util/prng.js";
 import { entry, type Wire } from "../helpers/core.js";
 
-const mode = vi.hoisted(() => ({ reference: false }));
-
-vi.mock("../../src/liquidation/liquidate.js", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("../../src/liquidation/liquidate.js")>();
-  return {
-    ...actual,
-    autoDeleverage: (...args: Parameters<typeof actual.autoDeleverage>) => (mode.reference ? actual.autoDeleverageReference : actual.autoDeleverage)(...args),
-  };
-});
-
 /** Feeds both cores; returns the number of ADL fills. */
 function compare(lines: Iterable<ReturnType<typeof entry>>, label: string): number {
   const pruned = new Core();
-  const reference = new Core();
+  const reference = new Core({ adlSelection: "exhaustive" });
   let adl = 0;
   let n = 0;
   for (const e of lines) {
-    mode.reference = false;
     const a = pruned.apply(e);
-    mode.reference = true;
     const b = reference.apply(e);
-    mode.reference = false;
     n++;
     if (JSON.stringify(a) !== JSON.stringify(b)) {
       throw new Error(`${label}: event ${n} differs:\n  pruned    ${JSON.stringify(a.outputs)}\n  reference ${JSON.stringify(b.outputs)}`);
