@@ -4,7 +4,7 @@
 // - steady: an ordinary day (`calm`: no crash, modest sizes; liquidations are rare);
 // - storm: the stress market (a crash, gaps, high leverage): ~14% of events liquidate and
 //   the insurance fund spends most of the run below zero, so ADL runs on most of them.
-// Also RSS per position (growth over the replay).
+// (RSS per position is the memory bench's figure: bench/memory.bench.ts.)
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +29,6 @@ export interface ReplayRun {
   cpu_ms: number;
   /** The journal read alone (framing, CRC, hash chain, entry decoding), no engine: what bounds the read stage. */
   read_only_events_per_s: number;
-  rss_bytes_per_position: number;
 }
 
 export interface ReplayBenchResult {
@@ -49,13 +48,11 @@ async function runOne(dir: string, name: string, events: number, accounts: numbe
   for await (const r of readLog(journal)) if (r.seq > 0) read++;
   const readNs = Number(process.hrtime.bigint() - tr);
   if (read !== events) throw new Error(`replay bench: read ${read} of ${events} entries`);
-  const rss0 = process.memoryUsage().rss;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const core = await replayLog(journal);
   const ns = Number(process.hrtime.bigint() - t0);
   const cpu = process.cpuUsage(cpu0);
-  const rss1 = process.memoryUsage().rss;
   const positions = core.state.positionsBySlot.length;
   return {
     events, accounts, positions,
@@ -65,7 +62,6 @@ async function runOne(dir: string, name: string, events: number, accounts: numbe
     elapsed_ms: Math.round(ns / 1e6),
     cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
     read_only_events_per_s: Math.round(events / (readNs / 1e9)),
-    rss_bytes_per_position: Math.round(Math.max(0, rss1 - rss0) / Math.max(1, positions)),
   };
 }
 
