@@ -350,7 +350,7 @@ function resolvedLo(c: AdlCandidate): number {
  * test always has an open candidate with hi ≥ L (its hi is the max), so every step progresses.
  *
  * Scans are linear over the open candidates (a run usually takes one or two counterparties);
- * once they have cost 8n, the open candidates are sorted by hi instead (O(n log n) in all).
+ * once they have cost 8n + 64, the open candidates are sorted by hi instead (O(n log n) in all).
  */
 class PrunedQueue {
   private readonly heap: AdlCandidate[] = [];
@@ -440,7 +440,11 @@ class PrunedQueue {
   }
 }
 
-/** Grown on demand (bounds of one run's candidates; no state). */
+/**
+ * Grown on demand (bounds of one run's candidates; no state). Module-level and shared by every
+ * Core: safe because an ADL run is synchronous and nothing it calls (the kernel refresh)
+ * re-enters ADL.
+ */
 let scratchLo = new Float64Array(256);
 let scratchHi = new Float64Array(256);
 

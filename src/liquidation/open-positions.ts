@@ -160,6 +160,8 @@ export class OpenPositions implements AdlMirror {
    * 100k keys costs ~0.5 µs per update.
    */
   private where = new Int32Array(1024);
+  /** Position slot → the sides it is filed in (to unfile a removed slot without its symbol). */
+  private readonly filedIn: ({ long: OpenSide; short: OpenSide } | undefined)[] = [];
   /** By position slot: 1 when in its account's list. */
   private linked = new Uint8Array(1024);
 
@@ -181,9 +183,8 @@ export class OpenPositions implements AdlMirror {
           if (a !== undefined) this.invalidateBase(a.slot);
           break;
         }
-        case "account.remove":
-          this.invalidateBase(this.state.accountsBySlot.length); // it was the last slot
-          break;
+        // account.remove (an undo; several accounts may go in one batch): nothing to do here.
+        // A removed slot is only ever used again through `account.open`, which invalidates it.
         case "asset":
         case "asset.remove":
           this.assetEpoch++;
@@ -377,6 +378,7 @@ export class OpenPositions implements AdlMirror {
 
   private unfile(s: { long: OpenSide; short: OpenSide }, slot: number): void {
     if (slot >= this.where.length) return;
+    this.filedIn[slot] = undefined;
     const w = this.where[slot]!;
     if (w === 0) return;
     this.where[slot] = 0;
@@ -389,18 +391,16 @@ export class OpenPositions implements AdlMirror {
     const s = this.sides(symbol);
     const pos = this.state.accounts.get(account)?.positions.get(symbol);
     if (pos === undefined) {
-      // Removed (an undo of its creation; rare): its slot may be gone from the state, so drop
-      // every entry of this symbol that no longer is a live position (a scan; rare path).
-      for (const side of [s.long, s.short]) {
-        for (let i = side.size - 1; i >= 0; i--) {
-          const slot = side.slots[i]!;
-          const p = this.state.positionsBySlot[slot];
-          if (p === undefined || p.symbol !== symbol || this.state.accounts.get(p.account)?.positions.get(symbol) !== p) this.unfile(s, slot);
-        }
-      }
-      // Only the last position slots are ever removed: unlink those beyond the state's.
+      // Removed (an undo of its creation): only the last position slots are ever removed, so
+      // drop the entries and links of the slots beyond the state's — O(removed), not a scan of
+      // the instrument (a rolled-back event that opened positions in a big book stays cheap).
       const live = this.state.positionsBySlot.length;
-      for (; this.linkedTop > live; this.linkedTop--) if (this.linked[this.linkedTop - 1] === 1) this.unlink(this.linkedTop - 1);
+      for (; this.linkedTop > live; this.linkedTop--) {
+        const j = this.linkedTop - 1;
+        const filed = this.filedIn[j];
+        if (filed !== undefined) this.unfile(filed, j);
+        if (this.linked[j] === 1) this.unlink(j);
+      }
       return;
     }
     const j = pos.slot;
@@ -424,6 +424,7 @@ export class OpenPositions implements AdlMirror {
     const long = pos.qtyLots > 0n;
     const i = (long ? s.long : s.short).add(pos);
     this.where[j] = long ? i + 1 : -(i + 1);
+    this.filedIn[j] = s;
   }
 }
 

@@ -130,7 +130,7 @@ export class CollateralIntervals {
   /** The transaction committed (the leavers were derived again). */
   commit(): void {
     this.popped = [];
-    for (const x of this.assets.values()) for (const h of x.heaps) if (h.size > 2 * h.live + 256) h.compact(x.ver);
+    for (const x of this.assets.values()) for (const h of x.heaps) h.compactIfStale(x.ver);
   }
 
   /** The transaction was undone: popped entries go back. */

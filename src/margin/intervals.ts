@@ -141,15 +141,26 @@ export class Heap {
     }
     this.size = n;
     for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i, keys[i]!, slots[i]!, vers[i]!);
+    // Give back what a burst of stale entries made it grow to (memory is per position).
+    if (this.keys.length > 4 * n + 64) this.resizeTo(2 * n + 64);
+  }
+
+  /** Compacts when stale entries exceed a quarter of the live ones (amortized O(1) per push). */
+  compactIfStale(current: Int32Array): void {
+    if (this.size > this.live + (this.live >> 2) + 256) this.compact(current);
   }
 
   private growTo(cap: number): void {
+    this.resizeTo(cap);
+  }
+
+  private resizeTo(cap: number): void {
     const k = new Float64Array(cap);
-    k.set(this.keys);
+    k.set(this.keys.subarray(0, Math.min(this.size, cap)));
     const s = new Int32Array(cap);
-    s.set(this.slots);
+    s.set(this.slots.subarray(0, Math.min(this.size, cap)));
     const v = new Int32Array(cap);
-    v.set(this.vers);
+    v.set(this.vers.subarray(0, Math.min(this.size, cap)));
     this.keys = k;
     this.slots = s;
     this.vers = v;
@@ -318,7 +329,7 @@ export class MarkIntervals {
   private compactAll(): void {
     for (const hs of this.heaps) {
       if (hs === undefined) continue;
-      for (const h of hs) if (h.size > 2 * h.live + 256) h.compact(this.ver);
+      for (const h of hs) h.compactIfStale(this.ver);
     }
   }
 

@@ -60,3 +60,51 @@ describe("OpenPositions index", () => {
     }), { numRuns: 500 });
   });
 });
+
+describe("OpenPositions: undoing new positions in a big book", () => {
+  it("does O(removed) work, not a scan of the instrument per removal", () => {
+    // Given 100k open positions in one symbol, when 1000 new ones are created and then
+    // removed (an undo), then the index is exact again and the removals stay cheap: a scan
+    // per removal would visit 10^8 entries.
+    type Acct = { name: string; slot: number; positions: Map<string, Position> };
+    // Counts lookups: the work of the removals, deterministically (no timing in unit tests).
+    class CountingMap extends Map<string, Acct> {
+      gets = 0;
+      override get(k: string): Acct | undefined {
+        this.gets++;
+        return super.get(k);
+      }
+    }
+    const accounts = new CountingMap();
+    const positionsBySlot: Position[] = [];
+    const accountsBySlot: { name: string; slot: number; positions: Map<string, Position> }[] = [];
+    const instruments = new Map([["X", { symbol: "X", slot: 0 }]]);
+    const state = { accounts, positionsBySlot, accountsBySlot, instruments, assets: new Map(), settlementAsset: null } as unknown as State;
+    const index = new OpenPositions(state);
+    const open = (i: number): Effect => {
+      const name = `a${i}`;
+      const acct = { name, slot: accountsBySlot.length, positions: new Map<string, Position>() };
+      accounts.set(name, acct);
+      accountsBySlot.push(acct);
+      const pos: Position = { account: name, symbol: "X", slot: positionsBySlot.length, qtyLots: BigInt(i % 2 === 0 ? 1 : -1), costLotTicks: 100n, isolatedMarginMinor: 0n, mode: "cross", leverage: 10, callLatched: false };
+      positionsBySlot.push(pos);
+      acct.positions.set("X", pos);
+      return { t: "position", account: name, symbol: "X", values: { qtyLots: pos.qtyLots, costLotTicks: 100n, isolatedMarginMinor: 0n, mode: "cross", leverage: 10 } };
+    };
+    index.afterEffects(Array.from({ length: 100_000 }, (_, i) => open(i)));
+    index.afterEffects(Array.from({ length: 1000 }, (_, i) => open(100_000 + i)));
+    const removals: Effect[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const pos = positionsBySlot.pop()!;
+      accounts.get(pos.account)!.positions.delete("X");
+      removals.push({ t: "position.remove", account: pos.account, symbol: "X" });
+    }
+    accounts.gets = 0;
+    index.afterEffects(removals);
+    const lookups = accounts.gets;
+    expect(index.check()).toBeNull();
+    expect(index.side("X", true).size + index.side("X", false).size).toBe(100_000);
+    // A few lookups per removal; a scan of the instrument per removal would make 10^8.
+    expect(lookups).toBeLessThanOrEqual(10 * removals.length);
+  });
+});
