@@ -334,34 +334,43 @@ function decideOrder(state: State, e: OrderEvent): OrderCommand {
  * engine, which moves positions with fee 0.
  */
 export function applyLeg(d: Draft, inst: Instrument, s: string, account: string, dLots: bigint, price: bigint, feeDelta: bigint): void {
-  let p: PositionValues = d.position(account, inst.symbol, defaultLeverage(inst));
+  const symbol = inst.symbol;
+  const p = d.position(account, symbol, defaultLeverage(inst));
   const isolated = p.mode === "isolated";
   let remainder = 0n;
   if (p.qtyLots === 0n || sign(p.qtyLots) === sign(dLots)) {
-    p = { ...p, qtyLots: p.qtyLots + dLots, costLotTicks: p.costLotTicks + dLots * price };
-    d.setPosition(account, inst.symbol, p);
+    d.setPosition(account, symbol, withValues(p, p.qtyLots + dLots, p.costLotTicks + dLots * price, p.isolatedMarginMinor));
     if (isolated) autoMargin(d, inst, s, account, abs(dLots), price);
   } else {
     const c = min(abs(dLots), abs(p.qtyLots));
     const sq = sign(p.qtyLots);
     const removed = (p.costLotTicks * c) / abs(p.qtyLots); // trunc toward zero (SPEC §2)
     const realized = inst.kMinor * (sq * c * price - removed);
-    p = { ...p, qtyLots: p.qtyLots - sq * c, costLotTicks: p.costLotTicks - removed };
-    if (isolated) p = { ...p, isolatedMarginMinor: p.isolatedMarginMinor + realized };
-    else d.addBalance(account, s, realized);
-    d.setPosition(account, inst.symbol, p);
+    if (!isolated) d.addBalance(account, s, realized);
+    d.setPosition(account, symbol, withValues(p, p.qtyLots - sq * c, p.costLotTicks - removed, isolated ? p.isolatedMarginMinor + realized : p.isolatedMarginMinor));
     remainder = abs(dLots) - c;
   }
-  p = d.position(account, inst.symbol);
-  if (isolated) d.setPosition(account, inst.symbol, (p = { ...p, isolatedMarginMinor: p.isolatedMarginMinor + feeDelta }));
-  else d.addBalance(account, s, feeDelta);
-  if (isolated && p.qtyLots === 0n) returnIsolatedMargin(d, inst, s, account);
+  if (isolated) {
+    const q = d.position(account, symbol);
+    d.setPosition(account, symbol, withValues(q, q.qtyLots, q.costLotTicks, q.isolatedMarginMinor + feeDelta));
+    if (q.qtyLots === 0n) returnIsolatedMargin(d, inst, s, account);
+  } else {
+    d.addBalance(account, s, feeDelta);
+  }
   if (remainder > 0n) {
-    p = d.position(account, inst.symbol);
+    const q = d.position(account, symbol);
     const dir = sign(dLots);
-    d.setPosition(account, inst.symbol, { ...p, qtyLots: dir * remainder, costLotTicks: dir * remainder * price });
+    d.setPosition(account, symbol, withValues(q, dir * remainder, dir * remainder * price, q.isolatedMarginMinor));
     if (isolated) autoMargin(d, inst, s, account, remainder, price);
   }
+}
+
+/**
+ * New position values with p's mode and leverage: an explicit five-field object (cheaper on
+ * the fill path than a spread with overrides, and of one shape wherever it is built).
+ */
+function withValues(p: PositionValues, qtyLots: bigint, costLotTicks: bigint, isolatedMarginMinor: bigint): PositionValues {
+  return { qtyLots, costLotTicks, isolatedMarginMinor, mode: p.mode, leverage: p.leverage };
 }
 
 /** Isolated auto-margin: min(ceil(a·p·k / L), max(0, B)) moves from B to m (SPEC §4). */
@@ -371,7 +380,7 @@ function autoMargin(d: Draft, inst: Instrument, s: string, account: string, aLot
   const move = min(divCeil(aLots * price * inst.kMinor, BigInt(p.leverage)), max(0n, B));
   if (move === 0n) return;
   d.setBalance(account, s, B - move);
-  d.setPosition(account, inst.symbol, { ...p, isolatedMarginMinor: p.isolatedMarginMinor + move });
+  d.setPosition(account, inst.symbol, withValues(p, p.qtyLots, p.costLotTicks, p.isolatedMarginMinor + move));
 }
 
 /** A flat isolated position's margin returns to B; a negative one is first topped up by @insurance. */
@@ -384,7 +393,7 @@ export function returnIsolatedMargin(d: Draft, inst: Instrument, s: string, acco
     d.covers.push({ account, symbol: inst.symbol, amountMinor: -m });
   }
   else d.addBalance(account, s, m);
-  d.setPosition(account, inst.symbol, { ...p, isolatedMarginMinor: 0n });
+  d.setPosition(account, inst.symbol, withValues(p, p.qtyLots, p.costLotTicks, 0n));
 }
 
 // ---------------------------------------------------------------- prices, funding

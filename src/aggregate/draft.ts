@@ -1,48 +1,102 @@
 // A draft of the changes one event makes: reads fall through to the state, writes stay in
 // the draft (so a trade's seller leg sees the buyer leg, as for a self-trade) until `decide`
 // returns them as effects. The state itself is never touched here.
-import { checkI64 } from "../numbers/int.js";
+//
+// Hot path (every fill goes through here several times per leg): no string-built keys. The
+// draft keeps one record per account (found by name, the previous one first: a leg asks about
+// the same account several times in a row) holding the account's state object and its writes,
+// which are few (a balance or two, a position or two) and simply scanned. The writes are the
+// effects themselves, updated in place until `effects()` hands them out.
+import { checkI64, I64_MAX, I64_MIN } from "../numbers/int.js";
 import type { Effect, PositionValues } from "./effects.js";
-import { DEFAULT_LEVERAGE, type State } from "./state.js";
+import { DEFAULT_LEVERAGE, type Account, type State } from "./state.js";
 
-const SEP = "\u0000";
+/** A written balance: the `balance` effect it becomes (value updated in place). */
+interface BalanceWrite { readonly t: "balance"; readonly account: string; readonly asset: string; valueMinor: bigint }
+/** A written position: the `position` effect it becomes (values replaced in place). */
+interface PositionWrite { readonly t: "position"; readonly account: string; readonly symbol: string; values: PositionValues }
+
+/** One account as the draft sees it: its object in the state (undefined: not there) and its writes. */
+class AccountDraft {
+  /** Opened by this draft (an `account.open` effect). */
+  opened = false;
+  readonly balances: BalanceWrite[] = [];
+  readonly positions: PositionWrite[] = [];
+
+  constructor(readonly name: string, readonly state: Account | undefined) {}
+
+  balanceWrite(asset: string): BalanceWrite | undefined {
+    for (const b of this.balances) if (b.asset === asset) return b;
+    return undefined;
+  }
+
+  positionWrite(symbol: string): PositionWrite | undefined {
+    for (const p of this.positions) if (p.symbol === symbol) return p;
+    return undefined;
+  }
+}
+
+/** checkI64 with the message built only when it fails (the messages name the account: a string per call otherwise). */
+function fitsI64(x: bigint): boolean {
+  return x >= I64_MIN && x <= I64_MAX;
+}
 
 export class Draft {
-  private readonly balances = new Map<string, { account: string; asset: string; value: bigint }>();
-  private readonly positions = new Map<string, { account: string; symbol: string; values: PositionValues }>();
-  private readonly opened = new Set<string>();
+  private readonly accounts = new Map<string, AccountDraft>();
+  /** The account of the previous call (a leg reads and writes one account several times in a row). */
+  private last: AccountDraft | null = null;
+  /** Accounts opened, in order. */
+  private readonly opened: string[] = [];
+  /** Balance and position writes in order of first touch, so effects come out in a deterministic order. */
+  private readonly writes: (BalanceWrite | PositionWrite)[] = [];
   /** Effects other than balances/positions, in order (marks, ids, latches, …). */
   private readonly others: Effect[] = [];
   /** Negative isolated margins @insurance covered while this draft was built. */
   readonly covers: { account: string; symbol: string; amountMinor: bigint }[] = [];
-  /** Order of first touch, so effects come out in a deterministic order. */
-  private readonly order: string[] = [];
 
   constructor(readonly state: State) {}
 
+  private account(name: string): AccountDraft {
+    const last = this.last;
+    if (last !== null && last.name === name) return last;
+    let a = this.accounts.get(name);
+    if (a === undefined) this.accounts.set(name, (a = new AccountDraft(name, this.state.accounts.get(name))));
+    this.last = a;
+    return a;
+  }
+
   hasAccount(name: string): boolean {
-    return this.opened.has(name) || this.state.accounts.has(name);
+    const a = this.account(name);
+    return a.opened || a.state !== undefined;
   }
 
   ensureAccount(name: string): void {
-    if (this.hasAccount(name)) return;
-    this.opened.add(name);
-    this.order.push(`a${SEP}${name}`);
+    const a = this.account(name);
+    if (a.opened || a.state !== undefined) return;
+    a.opened = true;
+    this.opened.push(name);
   }
 
   balance(account: string, asset: string): bigint {
-    const d = this.balances.get(account + SEP + asset);
-    if (d !== undefined) return d.value;
-    return this.state.accounts.get(account)?.balances.get(asset) ?? 0n;
+    const a = this.account(account);
+    const w = a.balanceWrite(asset);
+    if (w !== undefined) return w.valueMinor;
+    return a.state?.balances.get(asset) ?? 0n;
   }
 
   /** Sets a balance; `what` names the quantity for the overflow message. */
-  setBalance(account: string, asset: string, value: bigint, what = `balance of ${account} in ${asset}`): void {
-    checkI64(value, what);
+  setBalance(account: string, asset: string, value: bigint, what?: string): void {
+    if (!fitsI64(value)) checkI64(value, what ?? `balance of ${account} in ${asset}`);
     this.ensureAccount(account);
-    const key = account + SEP + asset;
-    if (!this.balances.has(key)) this.order.push(`b${SEP}${key}`);
-    this.balances.set(key, { account, asset, value });
+    const a = this.account(account);
+    const w = a.balanceWrite(asset);
+    if (w !== undefined) {
+      w.valueMinor = value;
+      return;
+    }
+    const b: BalanceWrite = { t: "balance", account, asset, valueMinor: value };
+    a.balances.push(b);
+    this.writes.push(b);
   }
 
   addBalance(account: string, asset: string, delta: bigint, what?: string): void {
@@ -50,9 +104,10 @@ export class Draft {
   }
 
   position(account: string, symbol: string, defaultLeverage = DEFAULT_LEVERAGE): PositionValues {
-    const d = this.positions.get(account + SEP + symbol);
-    if (d !== undefined) return d.values;
-    const p = this.state.accounts.get(account)?.positions.get(symbol);
+    const a = this.account(account);
+    const w = a.positionWrite(symbol);
+    if (w !== undefined) return w.values;
+    const p = a.state?.positions.get(symbol);
     if (p !== undefined) {
       return { qtyLots: p.qtyLots, costLotTicks: p.costLotTicks, isolatedMarginMinor: p.isolatedMarginMinor, mode: p.mode, leverage: p.leverage };
     }
@@ -60,34 +115,33 @@ export class Draft {
   }
 
   setPosition(account: string, symbol: string, values: PositionValues): void {
-    checkI64(values.qtyLots, `position size of ${account} in ${symbol}`);
-    checkI64(values.costLotTicks, `entry cost of ${account} in ${symbol}`);
-    checkI64(values.isolatedMarginMinor, `isolated margin of ${account} in ${symbol}`);
+    if (!fitsI64(values.qtyLots)) checkI64(values.qtyLots, `position size of ${account} in ${symbol}`);
+    if (!fitsI64(values.costLotTicks)) checkI64(values.costLotTicks, `entry cost of ${account} in ${symbol}`);
+    if (!fitsI64(values.isolatedMarginMinor)) checkI64(values.isolatedMarginMinor, `isolated margin of ${account} in ${symbol}`);
     this.ensureAccount(account);
-    const key = account + SEP + symbol;
-    if (!this.positions.has(key)) this.order.push(`p${SEP}${key}`);
-    this.positions.set(key, { account, symbol, values });
+    const a = this.account(account);
+    const w = a.positionWrite(symbol);
+    if (w !== undefined) {
+      w.values = values;
+      return;
+    }
+    const p: PositionWrite = { t: "position", account, symbol, values };
+    a.positions.push(p);
+    this.writes.push(p);
   }
 
   push(e: Effect): void {
     this.others.push(e);
   }
 
-  /** The effects, in first-touch order; accounts opened before anything that uses them. */
+  /**
+   * The effects, in first-touch order; accounts opened before anything that uses them. The
+   * draft is finished then: its balance and position writes are the effects handed out.
+   */
   effects(): Effect[] {
     const out: Effect[] = [];
     for (const name of this.opened) out.push({ t: "account.open", account: name });
-    for (const key of this.order) {
-      const kind = key[0];
-      const rest = key.slice(2);
-      if (kind === "b") {
-        const b = this.balances.get(rest)!;
-        out.push({ t: "balance", account: b.account, asset: b.asset, valueMinor: b.value });
-      } else if (kind === "p") {
-        const p = this.positions.get(rest)!;
-        out.push({ t: "position", account: p.account, symbol: p.symbol, values: p.values });
-      }
-    }
+    for (const w of this.writes) out.push(w);
     for (const e of this.others) out.push(e);
     return out;
   }
