@@ -4,7 +4,7 @@ import { openSync, readSync, closeSync } from "node:fs";
 import { readNdjsonEntries } from "./events/ndjson.js";
 import type { LogEntry } from "./events/types.js";
 import { readJournal, JOURNAL_MAGIC, RECORD_KIND_DERIVED, RECORD_KIND_INPUT } from "./journal/index.js";
-import { AuditError, encodeDerived } from "./outputs/derived.js";
+import { AuditError, derivedEquals, encodeDerived } from "./outputs/derived.js";
 import { Core, type CoreOptions } from "./pipeline.js";
 import { docToState } from "./aggregate/snapshot.js";
 import { readSnapshotFile } from "./snapshot-file.js";
@@ -97,9 +97,9 @@ function auditOutputs(rec: LogRecord, outputs: readonly import("./outputs/events
     throw new AuditError(rec.seq, `journal has ${journaled.length} derived records, replay derives ${outputs.length}`);
   }
   for (let i = 0; i < outputs.length; i++) {
-    const mine = encodeDerived(outputs[i]!);
     const theirs = journaled[i]!;
-    if (mine.length !== theirs.length || !mine.every((b, j) => b === theirs[j])) {
+    if (!derivedEquals(outputs[i]!, theirs)) {
+      const mine = encodeDerived(outputs[i]!);
       throw new AuditError(rec.seq, `derived record ${i} differs: journal ${Buffer.from(theirs).toString("utf8")} vs replay ${Buffer.from(mine).toString("utf8")}`);
     }
   }

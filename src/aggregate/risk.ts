@@ -89,12 +89,12 @@ export function openOrdersOf(state: State, account: string): Map<string, OpenOrd
 }
 
 /** Fill priority within a side: best price first, then arrival. */
-function byPriority(side: Side): (a: OpenOrder, b: OpenOrder) => number {
-  return (a, b) => {
-    if (a.priceTicks !== b.priceTicks) return (side === "buy" ? a.priceTicks > b.priceTicks : a.priceTicks < b.priceTicks) ? -1 : 1;
-    return a.seq - b.seq;
-  };
-}
+const BY_PRIORITY: Readonly<Record<Side, (a: OpenOrder, b: OpenOrder) => number>> = {
+  buy: (a, b) => (a.priceTicks !== b.priceTicks ? (a.priceTicks > b.priceTicks ? -1 : 1) : a.seq - b.seq),
+  sell: (a, b) => (a.priceTicks !== b.priceTicks ? (a.priceTicks < b.priceTicks ? -1 : 1) : a.seq - b.seq),
+};
+
+const SIDES = ["buy", "sell"] as const;
 
 /** OC_s: Σ charge(o) over a symbol's orders (see the header). */
 export function orderCharges(p: SymbolParams, orders: readonly OpenOrder[]): bigint {
@@ -102,12 +102,12 @@ export function orderCharges(p: SymbolParams, orders: readonly OpenOrder[]): big
   const k = inst.kMinor;
   const M = inst.markTicks;
   let total = 0n;
-  for (const side of ["buy", "sell"] as const) {
-    const list = orders.filter((o) => o.side === side);
-    if (list.length === 0) continue;
+  for (const side of SIDES) {
     let reducible = side === "buy" ? (qLots < 0n ? -qLots : 0n) : qLots > 0n ? qLots : 0n;
-    if (reducible > 0n) list.sort(byPriority(side));
+    // Only the side that reduces the position needs its orders in fill priority.
+    const list = reducible > 0n ? orders.filter((o) => o.side === side).sort(BY_PRIORITY[side]) : orders;
     for (const o of list) {
+      if (o.side !== side) continue;
       const reduces = min(o.qtyLots, reducible);
       reducible -= reduces;
       const c = o.qtyLots - reduces;
@@ -128,12 +128,13 @@ interface Needs {
   readonly isolated: bigint;
 }
 
-function needs(ctx: RiskContext, account: string, orders: Map<string, OpenOrder[]>, figs: AccountFigures): Needs {
+/** `known`: OC_s of one symbol, already computed by the caller from the same orders. */
+function needs(ctx: RiskContext, account: string, orders: Map<string, OpenOrder[]>, figs: AccountFigures, known?: { symbol: string; oc: bigint }): Needs {
   let total = 0n;
   let isolated = 0n;
   for (const [symbol, list] of orders) {
     const p = params(ctx.state, account, ctx.state.instruments.get(symbol)!);
-    const oc = orderCharges(p, list);
+    const oc = symbol === known?.symbol ? known.oc : orderCharges(p, list);
     if (p.isolated) {
       const iso = figs.isolated(symbol);
       const need = max(0n, oc - max(0n, iso.equityMinor - iso.imMinor));
@@ -195,11 +196,12 @@ export function preTradeCheck(ctx: RiskContext, order: Readonly<OrderRequest>, s
   }
 
   // Margin: only an order that adds a charge is checked.
-  if (orderCharges(p, after) <= orderCharges(p, before)) return null;
+  const ocAfter = orderCharges(p, after);
+  if (ocAfter <= orderCharges(p, before)) return null;
   orders.set(symbol, after);
   const figs = ctx.figures(account);
   if (figs.overflowed === true) return reject("E_OVERFLOW", "account", `${account}'s margin figures overflow the 64-bit representation`);
-  const n = needs(ctx, account, orders, figs);
+  const n = needs(ctx, account, orders, figs, { symbol, oc: ocAfter });
   const free = figs.crossEquityMinor - figs.crossImMinor - n.total;
   if (free < 0n) {
     return reject(

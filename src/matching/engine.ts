@@ -38,6 +38,8 @@ export class MatchingEngine {
   private readonly maxBooks: number;
   /** Books operated on in the open transaction (null: none open). */
   private txBooks: OrderBook[] | null = null;
+  /** symbols() (sorted), cached until a book is added or removed; null: stale. */
+  private sortedSymbols: readonly string[] | null = null;
 
   constructor(opts: MatchingEngineOptions = {}) {
     const kind = opts.book ?? "fast";
@@ -53,6 +55,7 @@ export class MatchingEngine {
     if (this.books.has(symbol)) return null;
     if (this.books.size >= this.maxBooks) return reject("E_RANGE", "symbol", `the engine already holds the maximum of ${this.maxBooks} books`);
     this.books.set(symbol, this.factory(symbol, this.bookOptions));
+    this.sortedSymbols = null;
     return null;
   }
 
@@ -65,6 +68,7 @@ export class MatchingEngine {
     if (b === undefined) return;
     if (!b.pristine()) throw new Error(`engine: cannot remove the used book ${symbol}`);
     this.books.delete(symbol);
+    this.sortedSymbols = null;
   }
 
   /** Opens `symbol` (if needed) and loads a dump into its fresh book. */
@@ -96,9 +100,9 @@ export class MatchingEngine {
     return this.books.has(symbol);
   }
 
-  /** Symbols in code-unit order. */
-  symbols(): string[] {
-    return [...this.books.keys()].sort();
+  /** Symbols in code-unit order (a shared array: do not modify). */
+  symbols(): readonly string[] {
+    return (this.sortedSymbols ??= [...this.books.keys()].sort());
   }
 
   book(symbol: string): OrderBook | undefined {

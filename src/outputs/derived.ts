@@ -14,6 +14,26 @@ export function encodeDerived(o: OutputEvent): Uint8Array {
   return encoder.encode(JSON.stringify(o));
 }
 
+/** Scratch for derivedView (grown on demand; one UTF-16 code unit is at most 3 UTF-8 bytes). */
+let scratch = Buffer.allocUnsafe(4096);
+
+/**
+ * encodeDerived's bytes as a view of a shared scratch buffer, valid until the next call (no
+ * allocation): for callers that copy or compare at once. Same bytes: the UTF-8 encoding of a
+ * string is unique, and JSON.stringify's output is well-formed (lone surrogates are escaped).
+ */
+export function derivedView(o: OutputEvent): Uint8Array {
+  const json = JSON.stringify(o);
+  if (json.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(json.length * 3);
+  return scratch.subarray(0, scratch.write(json, 0, "utf8"));
+}
+
+/** Whether `payload` is exactly encodeDerived(o), byte for byte. */
+export function derivedEquals(o: OutputEvent, payload: Uint8Array): boolean {
+  const mine = derivedView(o);
+  return mine.length === payload.length && Buffer.compare(mine, payload) === 0;
+}
+
 export function decodeDerived(payload: Uint8Array): OutputEvent {
   return JSON.parse(decoder.decode(payload)) as OutputEvent;
 }
@@ -22,7 +42,7 @@ export function decodeDerived(payload: Uint8Array): OutputEvent {
 export function applyAndJournal(core: Core, writer: JournalWriter, entry: LogEntry, sourceSeq = 0, ts?: number): ApplyResult {
   const r = core.apply(entry, ts);
   writer.appendInput(entry, r.ts, sourceSeq);
-  for (const o of r.outputs) writer.appendDerived(r.seq, r.ts, encodeDerived(o));
+  for (const o of r.outputs) writer.appendDerived(r.seq, r.ts, derivedView(o)); // the writer copies it
   return r;
 }
 
