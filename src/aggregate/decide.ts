@@ -142,24 +142,27 @@ function idKey(type: string, id: string): string {
   return `${type}:${id}`;
 }
 
-function checkNotDuplicate(state: State, type: string, id: string): void {
-  if (state.seenIds.has(idKey(type, id))) fail("E_DUPLICATE", "id", `${type} ${JSON.stringify(id)} was already applied`);
+/** Rejects an id already applied; returns its key (for the `id` effect: built once). */
+function checkNotDuplicate(state: State, type: string, id: string): string {
+  const key = idKey(type, id);
+  if (state.seenIds.has(key)) fail("E_DUPLICATE", "id", `${type} ${JSON.stringify(id)} was already applied`);
+  return key;
 }
 
 function decideDeposit(state: State, e: DepositEvent): Effect[] {
-  checkNotDuplicate(state, e.type, e.id);
+  const key = checkNotDuplicate(state, e.type, e.id);
   const asset = state.assets.get(e.asset);
   if (asset === undefined) fail("E_UNKNOWN", "asset", `unknown asset ${e.asset}`);
   const amount = toMinor(e.amount, asset.decimals, "amount");
   if (amount <= 0n) fail("E_RANGE", "amount", "must be positive");
   const d = new Draft(state);
   d.addBalance(e.account, e.asset, amount);
-  d.push({ t: "id", key: idKey(e.type, e.id), seen: true });
+  d.push({ t: "id", key, seen: true });
   return d.effects();
 }
 
 function decideWithdraw(state: State, e: WithdrawEvent, margin: MarginView): Effect[] {
-  checkNotDuplicate(state, e.type, e.id);
+  const key = checkNotDuplicate(state, e.type, e.id);
   const asset = state.assets.get(e.asset);
   if (asset === undefined) fail("E_UNKNOWN", "asset", `unknown asset ${e.asset}`);
   const account = state.accounts.get(e.account);
@@ -178,7 +181,7 @@ function decideWithdraw(state: State, e: WithdrawEvent, margin: MarginView): Eff
   }
   const d = new Draft(state);
   d.setBalance(e.account, e.asset, after);
-  d.push({ t: "id", key: idKey(e.type, e.id), seen: true });
+  d.push({ t: "id", key, seen: true });
   return d.effects();
 }
 
@@ -263,11 +266,11 @@ export function feeDeltaMinor(notionalMinor: bigint, rateE8: bigint): bigint {
 }
 
 function decideTrade(state: State, e: TradeEvent): Effect[] {
-  checkNotDuplicate(state, e.type, e.id);
+  const key = checkNotDuplicate(state, e.type, e.id);
   const inst = instrumentOf(state, e.symbol);
   const price = toTicks(e.price, inst, "price");
   const qty = toLots(e.qty, inst, "qty");
-  return tradeEffects(state, inst, price, qty, e.buyer, e.seller, e.taker, idKey(e.type, e.id));
+  return tradeEffects(state, inst, price, qty, e.buyer, e.seller, e.taker, key);
 }
 
 /**

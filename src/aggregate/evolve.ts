@@ -133,9 +133,12 @@ export function evolve(state: State, e: Effect): Effect {
       return { t: "collateral.price", asset: e.asset, priceE8: old };
     }
     case "id": {
-      const had = state.seenIds.has(e.key);
-      if (e.seen) state.seenIds.add(e.key);
-      else state.seenIds.delete(e.key);
+      // Whether it was there, from the size: each look-up parses and hashes the key again.
+      const ids = state.seenIds;
+      const before = ids.size;
+      if (e.seen) ids.add(e.key);
+      else ids.delete(e.key);
+      const had = e.seen ? ids.size === before : ids.size !== before;
       return { t: "id", key: e.key, seen: had };
     }
     case "latch.cross": {

@@ -75,13 +75,15 @@ export class BookSync {
   reserve(): void {
     const cap = this.margin.book.capacity;
     const s = this.state;
-    const need = { positions: s.positionsBySlot.length, accounts: s.accountsBySlot.length, instruments: s.instrumentsBySlot.length };
-    if (need.positions > cap.positions || need.accounts > cap.accounts || need.instruments > cap.instruments) {
+    const positions = s.positionsBySlot.length;
+    const accounts = s.accountsBySlot.length;
+    const instruments = s.instrumentsBySlot.length;
+    if (positions > cap.positions || accounts > cap.accounts || instruments > cap.instruments) {
       // Only the dimensions that are full grow (the others are asked for what they have).
       this.margin.ensureCapacity({
-        positions: Math.max(need.positions, cap.positions),
-        accounts: Math.max(need.accounts, cap.accounts),
-        instruments: Math.max(need.instruments, cap.instruments),
+        positions: Math.max(positions, cap.positions),
+        accounts: Math.max(accounts, cap.accounts),
+        instruments: Math.max(instruments, cap.instruments),
       });
     }
   }
@@ -165,14 +167,15 @@ export class BookSync {
     }
   }
 
-  writePosition(pos: Position): void {
+  /** `accountSlot`: the slot of the position's account, when the caller has it at hand. */
+  writePosition(pos: Position, accountSlot = this.state.accounts.get(pos.account)!.slot): void {
     const b = this.margin.book;
     const p = pos.slot;
     b.pos_qty_lots[p] = pos.qtyLots;
     b.pos_cost_lot_ticks[p] = pos.costLotTicks;
     b.pos_isolated_margin_minor[p] = pos.isolatedMarginMinor;
     b.pos_instrument[p] = this.state.instruments.get(pos.symbol)!.slot;
-    b.pos_account[p] = this.state.accounts.get(pos.account)!.slot;
+    b.pos_account[p] = accountSlot;
     b.pos_leverage[p] = pos.leverage;
     b.pos_mode[p] = pos.mode === "isolated" ? MODE_ISOLATED : MODE_CROSS;
   }
@@ -206,7 +209,7 @@ export class BookSync {
     const s = this.state;
     let ok = true;
     let allBases = false;
-    const added = new Map<string, Set<string>>();
+    let added: Map<string, Set<string>> | null = null; // new positions by account (allocated when there are some)
     for (const e of effects) {
       switch (e.t) {
         case "instrument":
@@ -221,19 +224,19 @@ export class BookSync {
           break;
         }
         case "position": {
-          const pos = s.accounts.get(e.account)?.positions.get(e.symbol);
-          if (pos !== undefined && pos.slot >= this.positionsSeen) {
+          const acct = s.accounts.get(e.account);
+          const pos = acct?.positions.get(e.symbol);
+          if (acct === undefined || pos === undefined) break;
+          if (pos.slot >= this.positionsSeen) {
+            added ??= new Map();
             let set = added.get(e.account);
             if (set === undefined) added.set(e.account, (set = new Set()));
             set.add(e.symbol);
             this.margin.book.pos_call_latch[pos.slot] = pos.callLatched ? 1 : 0;
           }
-          if (pos !== undefined) {
-            this.writePosition(pos);
-            const a = s.accounts.get(e.account)!.slot;
-            touched.accounts.add(a);
-            this.dirty(a);
-          }
+          this.writePosition(pos, acct.slot);
+          touched.accounts.add(acct.slot);
+          this.dirty(acct.slot);
           break;
         }
         case "balance": {
@@ -317,7 +320,7 @@ export class BookSync {
         this.dirty(acct.slot);
       }
     }
-    for (const [account, symbols] of added) this.positionsAdded(account, symbols);
+    if (added !== null) for (const [account, symbols] of added) this.positionsAdded(account, symbols);
     this.positionsSeen = s.positionsBySlot.length;
     return ok;
   }
