@@ -11,6 +11,9 @@
 //               `liquidation` output on mmc.out.liquidation (core NATS subscription),
 //               both read from the same monotonic clock. Optional background load: batches
 //               of trades at `loadEventsPerS` in between the marks.
+//   layer       the NATS + journal layer alone with a stub core (not end to end; see LayerResult).
+//   steady      the throughput run again on the steady market (`calm`: no crash, rare
+//               liquidations), end to end with the real core: an ordinary day.
 // `mmc bench` wires this; run directly: node dist/bench/pipeline.bench.js [--events N] …
 import { pathToFileURL } from "node:url";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -62,6 +65,8 @@ export interface PipelineBenchOptions {
    */
   layer?: boolean;
   layerOutputs?: "none" | "recorded";
+  /** Also run end to end on the steady market (default true). */
+  steady?: boolean;
 }
 
 /**
@@ -84,6 +89,15 @@ export interface LayerResult {
   server_cpu_ns_per_event: number | null;
 }
 
+export interface SteadyResult {
+  market: "steady";
+  events: number;
+  seconds: number;
+  events_per_s: number;
+  outputs: number;
+  core_only_events_per_s: number;
+}
+
 export interface PipelineBenchResult {
   events: number;
   messages: number;
@@ -103,6 +117,11 @@ export interface PipelineBenchResult {
   core_only_events_per_s: number | null;
   /** The layer alone with a stub core (null when not run): not an end-to-end figure. */
   layer: LayerResult | null;
+  /**
+   * The same end-to-end throughput run on the steady market (the generator's `calm`: no
+   * crash, rare liquidations) — an ordinary day, next to the storm above (null: skipped).
+   */
+  steady: SteadyResult | null;
   server_version: string;
 }
 
@@ -168,6 +187,39 @@ function procCpuSeconds(pid: number | undefined): number | null {
 }
 
 /** See LayerResult. Uses fresh streams; `server` is the bench's nats-server. */
+/** End to end on the steady market: fresh streams and journal, publish, serve drains, real core. */
+async function runSteady(
+  server: LocalNatsServer, nc: NatsConnection, dir: string, events: number, accounts: number, seed: number, batch: number,
+  inflight: number, settings: { storage: "file" | "memory" },
+): Promise<SteadyResult> {
+  const log = silentLogger();
+  const entries = toEntries(generateMarketLines({ seed, accounts, events, calm: true }));
+  const batches = chunks(entries, batch).map((c) => encodeBatch(c));
+  const jsm = await jetstreamManager(nc);
+  for (const s of ["MMC_IN", "MMC_OUT"]) await jsm.streams.delete(s).catch(() => false);
+  let reached: () => void = () => {};
+  const done = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const serve = await ServeHandle.start({
+    url: server.url, journal: join(dir, "steady.journal"), log, query: false, settings,
+    onGroup: (g) => {
+      if (g.seq >= entries.length) reached();
+    },
+  });
+  const t0 = process.hrtime.bigint();
+  await publishBatches(jetstream(nc), batches, inflight);
+  await done;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const outputs = serve.status().outputs;
+  await serve.stop();
+  const core = new Core({ keepHistory: false });
+  const c0 = process.hrtime.bigint();
+  for (const e of entries) core.apply(e);
+  const coreOnly = Math.round(entries.length / (Number(process.hrtime.bigint() - c0) / 1e9));
+  return { market: "steady", events: entries.length, seconds, events_per_s: Math.round(entries.length / seconds), outputs, core_only_events_per_s: coreOnly };
+}
+
 async function runLayer(
   server: LocalNatsServer, nc: NatsConnection, dir: string, entries: readonly LogEntry[], batches: readonly Uint8Array[],
   inflight: number, settings: { storage: "file" | "memory" }, outputsMode: "none" | "recorded",
@@ -356,6 +408,9 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     }
 
     const layer = opts.layer === false ? null : await runLayer(server, nc, dir, entries, batches, inflight, settings, opts.layerOutputs ?? "none");
+    const steady = opts.steady === false || opts.core === "stub"
+      ? null
+      : await runSteady(server, nc, dir, events, opts.accounts ?? 2000, opts.seed ?? 42, batch, inflight, settings);
 
     return {
       events: entries.length,
@@ -373,6 +428,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
       latency_load_events_per_s: loadRate,
       core_only_events_per_s: coreOnly,
       layer,
+      steady,
       server_version: nc.info?.version ?? "?",
     };
   } finally {
@@ -387,7 +443,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     options: {
       events: { type: "string" }, accounts: { type: "string" }, seed: { type: "string" }, batch: { type: "string" },
       marks: { type: "string" }, interval: { type: "string" }, load: { type: "string" }, storage: { type: "string" },
-      core: { type: "string" }, layer: { type: "string" }, "layer-outputs": { type: "string" },
+      core: { type: "string" }, layer: { type: "string" }, "layer-outputs": { type: "string" }, steady: { type: "string" },
     },
   });
   const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -398,6 +454,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     core: values.core === "stub" ? "stub" : "real",
     layer: values.layer !== "off",
     layerOutputs: values["layer-outputs"] === "recorded" ? "recorded" : "none",
+    steady: values.steady !== "off",
   });
   process.stdout.write(JSON.stringify(r, null, 2) + "\n");
 }
