@@ -56,9 +56,14 @@ export async function exportCommand(journal: string, opts: { out?: string }): Pr
   return 0;
 }
 
-export async function generateCommand(opts: { seed: number; accounts: number; events: number; orderFlow?: boolean; out?: string }): Promise<number> {
+export async function generateCommand(opts: { seed: number; accounts: number; events: number; orderFlow?: boolean; calm?: boolean; out?: string }): Promise<number> {
+  if (opts.calm === true && opts.orderFlow === true) {
+    process.stderr.write("mmc generate: --calm is a fills-only market; it cannot be combined with --order-flow\n");
+    return 2;
+  }
   const out = opts.out === undefined ? process.stdout : createWriteStream(opts.out);
-  for (const line of generateMarketLines({ seed: opts.seed, accounts: opts.accounts, events: opts.events, orderFlow: opts.orderFlow === true })) {
+  const market = { seed: opts.seed, accounts: opts.accounts, events: opts.events, orderFlow: opts.orderFlow === true, calm: opts.calm === true };
+  for (const line of generateMarketLines(market)) {
     if (!out.write(line + "\n")) await once(out, "drain");
   }
   if (out !== process.stdout) {

@@ -111,6 +111,7 @@ export function buildProgram(): Command {
     .option("--accounts <n>", "number of trader accounts", intArg("accounts", 2), 1000)
     .option("--events <n>", "number of events", intArg("events", 1), 10_000)
     .option("--order-flow", "orders through the matching engine (market makers, takers, cancels, replaces) instead of fills")
+    .option("--calm", "a steady fills-only market: no crash, no gaps, modest sizes, rare liquidations (the benches' steady workload)")
     .option("--out <file>", "output file (default stdout)")
     .action(async (opts) => {
       process.exitCode = await generateCommand(opts);

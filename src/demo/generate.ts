@@ -216,8 +216,8 @@ function* generateRaw(opts: MarketOptions): Generator<GeneratedLine> {
     if (r < 0.25) {
       const i = rng.int(0, INSTRUMENTS.length - 1);
       const inst = INSTRUMENTS[i]!;
-      // Occasional gap, skewed down (the random draws are made either way, so `calm` changes
-      // only sizes and prices, never the sequence of event kinds).
+      // Occasional gap, skewed down (the random draws are made either way; `calm` still
+      // yields a different tape, as fewer traders go bust).
       const gap = rng.chance(0.01) ? (rng.float() - 0.6) * 0.08 * (calm ? 0 : 1) : 0;
       price[i] = price[i]! * (1 + (rng.float() - 0.5) * 2 * inst.volatility + gap);
       yield { event: { ...mark(i), ts } };

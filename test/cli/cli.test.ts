@@ -29,6 +29,20 @@ describe("mmc CLI", () => {
     expect(mmc("frobnicate").code).toBe(2);
     expect(mmc("replay").code).toBe(2); // missing argument
     expect(mmc("generate", "--events", "many").code).toBe(2);
+    expect(mmc("generate", "--calm", "--order-flow", "--events", "10").code).toBe(2);
+  });
+
+  it("generate --calm: the same seed's steady market — far fewer liquidations", () => {
+    const stress = mmc("generate", "--seed", "5", "--accounts", "200", "--events", "8000").stdout.trim().split("\n");
+    const calm = mmc("generate", "--seed", "5", "--accounts", "200", "--events", "8000", "--calm").stdout.trim().split("\n");
+    expect(calm).toHaveLength(8000);
+    expect(calm).not.toEqual(stress);
+    const liquidations = (lines: string[]): number => {
+      const f = join(dir, "calm-check.ndjson");
+      writeFileSync(f, lines.join("\n") + "\n");
+      return (JSON.parse(mmc("replay", f, "--json").stdout) as { liquidations: unknown[] }).liquidations.length;
+    };
+    expect(liquidations(calm) * 2).toBeLessThan(liquidations(stress));
   });
 
   it("generate → import → verify prints the head hash; export → import reproduces it", () => {
