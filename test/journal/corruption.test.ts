@@ -1,23 +1,13 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { appendFileSync, copyFileSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { encodeEntry } from "../../src/events/codec.js";
-import { validateEvent } from "../../src/events/schema.js";
 import type { LogEntry } from "../../src/events/types.js";
 import { JournalError, JournalWriter, readJournal, verifyJournal, type VerifyResult } from "../../src/journal/index.js";
 import { GENESIS, HEADER, buildRecord, fixCrc, parseRecords, type RawRecord } from "./support/records.js";
+import { ev, tempPaths } from "./support/fixtures.js";
 
-const dir = mkdtempSync(join(tmpdir(), "mmc-journal-bad-"));
-let n = 0;
-const tempPath = (): string => join(dir, `j-${n++}.mmcj`);
-
-function ev(json: Record<string, unknown>): LogEntry {
-  const r = validateEvent(json);
-  if (!r.ok) throw new Error(r.rejection.message);
-  return { kind: "event", event: r.event };
-}
+const tempPath = tempPaths("mmc-journal-bad-");
 
 const deposit = (i: number): LogEntry => ev({ type: "deposit", id: `d${i}`, account: "alice", asset: "USDT", amount: `${i}.5` });
 

@@ -3,9 +3,7 @@
 // and must refuse what appendInput refuses.
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import {
   CODEC_ENTRY_MAX_BYTES,
   CodecError,
@@ -17,20 +15,12 @@ import {
   toEncodedEntry,
   type EncodedEntry,
 } from "../../src/events/codec.js";
-import { validateEvent } from "../../src/events/schema.js";
 import type { LogEntry } from "../../src/events/types.js";
 import { JournalWriter, readJournal, verifyJournal } from "../../src/journal/index.js";
 import { entryArb } from "./support/arbitraries.js";
+import { ev, tempPaths } from "./support/fixtures.js";
 
-const dir = mkdtempSync(join(tmpdir(), "mmc-journal-enc-"));
-let n = 0;
-const tempPath = (): string => join(dir, `j-${n++}.mmcj`);
-
-function ev(json: Record<string, unknown>): LogEntry {
-  const r = validateEvent(json);
-  if (!r.ok) throw new Error(r.rejection.message);
-  return { kind: "event", event: r.event };
-}
+const tempPath = tempPaths("mmc-journal-enc-");
 
 /** Effective ts per entry (SPEC §8: its own, else the previous one's). */
 function effectiveTs(list: readonly LogEntry[]): number[] {

@@ -1,11 +1,8 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { encodeEntry, RAW_TEXT_MAX_BYTES } from "../../src/events/codec.js";
-import { validateEvent } from "../../src/events/schema.js";
 import type { LogEntry } from "../../src/events/types.js";
 import {
   JOURNAL_PAYLOAD_MAX_BYTES,
@@ -18,17 +15,10 @@ import {
   type JournalRecord,
 } from "../../src/journal/index.js";
 import { entryArb } from "./support/arbitraries.js";
+import { ev, tempPaths } from "./support/fixtures.js";
 import { GENESIS, HEADER, buildRecord } from "./support/records.js";
 
-const dir = mkdtempSync(join(tmpdir(), "mmc-journal-"));
-let n = 0;
-const tempPath = (): string => join(dir, `j-${n++}.mmcj`);
-
-function ev(json: Record<string, unknown>): LogEntry {
-  const r = validateEvent(json);
-  if (!r.ok) throw new Error(r.rejection.message);
-  return { kind: "event", event: r.event };
-}
+const tempPath = tempPaths("mmc-journal-");
 
 const entries: LogEntry[] = [
   ev({ type: "asset", asset: "USDT", decimals: 2, settlement: true, ts: 1000 }),

@@ -10,22 +10,11 @@ import { Core } from "../../src/pipeline.js";
 import { stateHash } from "../../src/aggregate/snapshot.js";
 import { Prng } from "../../src/util/prng.js";
 import { entry, type Wire } from "../helpers/core.js";
+import { collateralMarketSetup } from "../helpers/collateral-market.js";
 
 function market(seed: number, accounts: number, steps: number): Wire[] {
   const rng = new Prng(seed);
-  const ev: Wire[] = [
-    { type: "asset", asset: "USDT", decimals: 6, settlement: true },
-    { type: "asset", asset: "BTC", decimals: 8, haircut: "0.1" },
-    { type: "collateral.price", asset: "BTC", price: "50000" },
-    {
-      type: "instrument", symbol: "ETH-PERP", tickSize: "0.01", lotSize: "0.01",
-      tiers: [{ maxNotional: "20000", mmr: "0.01", maxLeverage: 50 }, { maxNotional: "200000", mmr: "0.02", maxLeverage: 20 }],
-      makerFee: "0.0002", takerFee: "0.0005", liquidationFee: "0.005", insuranceShare: "0.5",
-    },
-    { type: "mark", symbol: "ETH-PERP", price: "3000" },
-    { type: "deposit", id: "ins", account: "@insurance", asset: "USDT", amount: "1000000" },
-    { type: "deposit", id: "mm", account: "mm", asset: "USDT", amount: "100000000" },
-  ];
+  const ev: Wire[] = collateralMarketSetup("1000000");
   let id = 0;
   for (let a = 0; a < accounts; a++) {
     const name = `c${a}`;
