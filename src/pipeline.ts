@@ -38,7 +38,8 @@ import { BASE_OVERFLOW, BookSync, emptyTouched, type Touched } from "./margin/sy
 const BASE_OVERFLOW_MESSAGE = "an account's cross base equity overflows the 64-bit representation";
 import { createKernelMarginEngine } from "./margin/kernel.js";
 import { OpenPositions } from "./liquidation/open-positions.js";
-import { autoDeleverage, autoDeleverageReference, compareCandidates, liquidate, type AdlFigures, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
+import { compareCandidates, liquidate, type Candidate, type LiquidationFigures } from "./liquidation/liquidate.js";
+import { autoDeleverage, autoDeleverageReference, type AdlFigures } from "./liquidation/adl.js";
 import type {
   AdlOutput, InsuranceCoverOutput, LiquidationOutput, MarginCallOutput, OrderOutput, OrderRejectedOutput, OutputEvent, RejectedOutput,
 } from "./outputs/events.js";

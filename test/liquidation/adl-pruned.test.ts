@@ -9,7 +9,7 @@
 // and outputs; and pruning resolves only a handful of candidates out of hundreds.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { adlScoreBounds, autoDeleverage, autoDeleverageReference, type AdlFigures } from "../../src/liquidation/liquidate.js";
+import { adlScoreBounds, autoDeleverage, autoDeleverageReference, type AdlFigures } from "../../src/liquidation/adl.js";
 import { OpenPositions } from "../../src/liquidation/open-positions.js";
 import { crossBaseMinor } from "../../src/aggregate/collateral.js";
 import { evolveAll } from "../../src/aggregate/evolve.js";

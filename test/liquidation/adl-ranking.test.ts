@@ -4,7 +4,7 @@
 // when the fast path decides, then it agrees with BigInt arithmetic.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { adlApprox, adlBetter, type AdlCandidate } from "../../src/liquidation/liquidate.js";
+import { adlApprox, adlBetter, type AdlCandidate } from "../../src/liquidation/adl.js";
 import { OpenSide, upnlSign } from "../../src/liquidation/open-positions.js";
 import type { Position } from "../../src/aggregate/state.js";
 
