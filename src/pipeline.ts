@@ -690,7 +690,7 @@ export class Core {
    */
   markInterval(slot: number): { lo: number; hi: number } | null {
     const iv = this.sync.intervals;
-    return iv === null ? null : { lo: iv.lo[slot]!, hi: iv.hi[slot]! };
+    return iv === null ? null : iv.intervalOf(slot);
   }
 
   /** Accounts whose intervals were derived so far (benches: how much a mark recomputed). */

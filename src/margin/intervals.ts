@@ -23,6 +23,7 @@
 // liquidatable, or whose zone differs from their margin-call latch: an empty interval.
 import { SYSTEM_ACCOUNTS, type Account, type State } from "../aggregate/state.js";
 import { CollateralIntervals, COLLATERAL_PRICE_FLOAT_MAX } from "./collateral-intervals.js";
+import { IntervalIndex } from "./interval-index.js";
 import {
   ACCT_CALL_ZONE, ACCT_LIQUIDATABLE, ACCT_OVERFLOW, MAX_TIERS, MODE_ISOLATED, POS_CALL_ZONE, POS_LIQUIDATABLE, POS_OVERFLOW,
   type MarginBook, type MarginEngine,
@@ -76,96 +77,6 @@ export function instrumentBound(maxN: readonly bigint[], mmr: readonly bigint[],
   return { r, j, ok: true };
 }
 
-/** A max-heap of (key, slot, version) in typed arrays (positions here; accounts for collateral). */
-export class Heap {
-  keys = new Float64Array(64);
-  slots = new Int32Array(64);
-  vers = new Int32Array(64);
-  size = 0;
-  /** Valid entries (version current, not popped). */
-  live = 0;
-
-  push(key: number, slot: number, ver: number): void {
-    if (this.size === this.keys.length) this.growTo(this.size * 2);
-    let i = this.size++;
-    const { keys, slots, vers } = this;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (keys[parent]! >= key) break;
-      keys[i] = keys[parent]!;
-      slots[i] = slots[parent]!;
-      vers[i] = vers[parent]!;
-      i = parent;
-    }
-    keys[i] = key;
-    slots[i] = slot;
-    vers[i] = ver;
-  }
-
-  /** Removes the top (size > 0). */
-  pop(): void {
-    const n = --this.size;
-    if (n === 0) return;
-    this.siftDown(0, this.keys[n]!, this.slots[n]!, this.vers[n]!);
-  }
-
-  private siftDown(start: number, key: number, slot: number, ver: number): void {
-    const { keys, slots, vers } = this;
-    const n = this.size;
-    let i = start;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && keys[c + 1]! > keys[c]!) c++;
-      if (keys[c]! <= key) break;
-      keys[i] = keys[c]!;
-      slots[i] = slots[c]!;
-      vers[i] = vers[c]!;
-      i = c;
-    }
-    keys[i] = key;
-    slots[i] = slot;
-    vers[i] = ver;
-  }
-
-  /** Drops entries whose version is stale, then restores the heap order (O(n)). */
-  compact(current: Int32Array): void {
-    const { keys, slots, vers } = this;
-    let n = 0;
-    for (let i = 0; i < this.size; i++) {
-      if (current[slots[i]!] !== vers[i]) continue;
-      keys[n] = keys[i]!;
-      slots[n] = slots[i]!;
-      vers[n] = vers[i]!;
-      n++;
-    }
-    this.size = n;
-    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i, keys[i]!, slots[i]!, vers[i]!);
-    // Give back what a burst of stale entries made it grow to (memory is per position).
-    if (this.keys.length > 4 * n + 64) this.resizeTo(2 * n + 64);
-  }
-
-  /** Compacts when stale entries exceed a quarter of the live ones (amortized O(1) per push). */
-  compactIfStale(current: Int32Array): void {
-    if (this.size > this.live + (this.live >> 2) + 256) this.compact(current);
-  }
-
-  private growTo(cap: number): void {
-    this.resizeTo(cap);
-  }
-
-  private resizeTo(cap: number): void {
-    const k = new Float64Array(cap);
-    k.set(this.keys.subarray(0, Math.min(this.size, cap)));
-    const s = new Int32Array(cap);
-    s.set(this.slots.subarray(0, Math.min(this.size, cap)));
-    const v = new Int32Array(cap);
-    v.set(this.vers.subarray(0, Math.min(this.size, cap)));
-    this.keys = k;
-    this.slots = s;
-    this.vers = v;
-  }
-}
 
 /** Int32 views aliasing the i64 arrays the derivation reads (no BigInt allocation). */
 interface Words {
@@ -191,16 +102,9 @@ function f64(w: Int32Array, i: number): number {
   return w[2 * i + 1]! * TWO32 + (w[2 * i]! >>> 0);
 }
 
-const HEAP_LO = 0;
-const HEAP_HI = 1;
-
 export class MarkIntervals {
-  /** Per position slot: the interval and its version (heap entries carry the version). */
-  lo: Float64Array = new Float64Array(1024);
-  hi: Float64Array = new Float64Array(1024);
-  private ver: Int32Array = new Int32Array(1024);
-  /** Per instrument slot: max-heap on lo, max-heap on −hi. */
-  private readonly heaps: Heap[][] = [];
+  /** Per position slot its mark interval; grouped by instrument slot. */
+  private readonly index = new IntervalIndex();
   private bounds: (InstrumentBound | undefined)[] = [];
   private w: Words | null = null;
   /** Accounts to derive at commit (their figures are exact for the final state by then). */
@@ -208,8 +112,6 @@ export class MarkIntervals {
   private dirtyCount = 0;
   private dirtyStamp: Int32Array = new Int32Array(1024);
   private dirtyEpoch = 1;
-  /** Valid entries popped in the current transaction (re-pushed on rollback). */
-  private readonly popped: number[] = [];
   /** Scratch for one account's cross positions. */
   private crossSlots: Int32Array = new Int32Array(64);
   private crossWeights: Float64Array = new Float64Array(64);
@@ -250,25 +152,16 @@ export class MarkIntervals {
    * final state; derive their intervals.
    */
   commit(): void {
-    this.popped.length = 0;
-    this.collateral.commit();
     for (let j = 0; j < this.dirtyCount; j++) this.deriveAccount(this.dirty[j]!);
     this.clearDirty();
-    this.compactAll();
+    this.index.commit();
+    this.collateral.commit();
   }
 
   /** The transaction was undone: the state is as before it, so are the intervals. */
   rollback(): void {
+    this.index.rollback();
     this.collateral.rollback();
-    const p = this.popped;
-    for (let j = 0; j < p.length; j += 5) {
-      const heap = this.heapOf(p[j]!, p[j + 1]!);
-      heap.push(p[j + 2]!, p[j + 3]!, p[j + 4]!);
-      heap.live++;
-      const f = this.entryFlags;
-      f[p[j + 3]!] = f[p[j + 3]!]! | (1 << p[j + 1]!);
-    }
-    p.length = 0;
     this.clearDirty();
   }
 
@@ -279,11 +172,9 @@ export class MarkIntervals {
 
   /** Derives every account (after a full recompute of a new or restored state). */
   rebuildAll(): void {
-    this.heaps.length = 0;
+    this.index.reset();
     this.collateral.reset();
-    this.entryFlags.fill(0);
     this.bounds = [];
-    this.popped.length = 0;
     this.clearDirty();
     const n = this.state.accountsBySlot.length;
     for (let a = 0; a < n; a++) this.deriveAccount(a);
@@ -297,41 +188,16 @@ export class MarkIntervals {
    * removed (their accounts are recomputed and derived again at commit; rollback restores them).
    */
   leavers(i: number, mark: number, leave: (accountSlot: number) => void): void {
-    const hs = this.heaps[i];
-    if (hs === undefined) return;
     const acct = this.margin.book.pos_account;
-    for (let kind = HEAP_LO; kind <= HEAP_HI; kind++) {
-      const h = hs[kind]!;
-      const limit = kind === HEAP_LO ? mark : -mark;
-      while (h.size > 0 && h.keys[0]! > limit) {
-        const key = h.keys[0]!;
-        const slot = h.slots[0]!;
-        const v = h.vers[0]!;
-        h.pop();
-        if (this.ver[slot] !== v) continue;
-        h.live--;
-        const f = this.entryFlags;
-        f[slot] = f[slot]! & ~(1 << kind);
-        this.popped.push(i, kind, key, slot, v);
-        leave(acct[slot]!);
-      }
-    }
+    this.index.leavers(i, mark, (p) => leave(acct[p]!));
+  }
+
+  /** Position p's mark interval (lo > hi: empty). */
+  intervalOf(p: number): { lo: number; hi: number } {
+    return { lo: this.index.lo[p]!, hi: this.index.hi[p]! };
   }
 
   // ---------------------------------------------------------------------- derivation
-
-  private heapOf(i: number, kind: number): Heap {
-    let hs = this.heaps[i];
-    if (hs === undefined) this.heaps[i] = hs = [new Heap(), new Heap()];
-    return hs[kind]!;
-  }
-
-  private compactAll(): void {
-    for (const hs of this.heaps) {
-      if (hs === undefined) continue;
-      for (const h of hs) h.compactIfStale(this.ver);
-    }
-  }
 
   private views(): Words {
     const book = this.margin.book;
@@ -376,59 +242,11 @@ export class MarkIntervals {
     return b;
   }
 
-  private ensureSlots(p: number): void {
-    if (p < this.ver.length) return;
-    const cap = Math.max(p + 1, this.ver.length * 2);
-    const lo = new Float64Array(cap);
-    lo.set(this.lo);
-    const hi = new Float64Array(cap);
-    hi.set(this.hi);
-    const f = new Uint8Array(cap);
-    f.set(this.entryFlags);
-    this.lo = lo;
-    this.hi = hi;
-    this.entryFlags = f;
-    this.ver = growI32(this.ver, cap);
-  }
-
   /** Sets position p's interval (a new version; the old heap entries become stale). */
   private setInterval(p: number, i: number, lo: number, hi: number): void {
-    if (p >= this.ver.length) this.ensureSlots(p);
-    const v = (this.ver[p]! + 1) | 0;
-    this.ver[p] = v;
-    let hs = this.heaps[i];
-    if (hs === undefined) this.heaps[i] = hs = [new Heap(), new Heap()];
-    const hLo = hs[HEAP_LO]!;
-    const hHi = hs[HEAP_HI]!;
-    // Entries of the old version still counted as live are now stale.
-    const old = this.entryFlags[p]!;
-    if ((old & (1 << HEAP_LO)) !== 0) hLo.live--;
-    if ((old & (1 << HEAP_HI)) !== 0) hHi.live--;
-    this.lo[p] = lo;
-    this.hi[p] = hi;
-    let flags = 0;
-    if (lo > hi) {
-      // Empty: any mark event of the instrument recomputes it (one entry suffices).
-      hLo.push(Infinity, p, v);
-      hLo.live++;
-      flags = 1 << HEAP_LO;
-    } else {
-      if (lo !== -Infinity) {
-        hLo.push(lo, p, v);
-        hLo.live++;
-        flags |= 1 << HEAP_LO;
-      }
-      if (hi !== Infinity) {
-        hHi.push(-hi, p, v);
-        hHi.live++;
-        flags |= 1 << HEAP_HI;
-      }
-    }
-    this.entryFlags[p] = flags;
+    this.index.set(p, i, lo, hi);
   }
 
-  /** Per position: which heaps hold an entry of its current version (not popped). */
-  private entryFlags: Uint8Array = new Uint8Array(1024);
   /** Per account slot: 1 system account, 2 not, 0 unknown yet. */
   private system: Uint8Array = new Uint8Array(1024);
   /** Budget outputs of `budgets` (no allocation per entity). */
