@@ -4,9 +4,11 @@
 //
 // Hot path (every fill goes through here several times per leg): no string-built keys. The
 // draft keeps one record per account (found by name, the previous one first: a leg asks about
-// the same account several times in a row) holding the account's state object and its writes,
-// which are few (a balance or two, a position or two) and simply scanned. The writes are the
-// effects themselves, updated in place until `effects()` hands them out.
+// the same account several times in a row; a fill touches three accounts, so they are scanned,
+// and indexed by a Map only when a draft touches many: funding, ADL) holding the account's
+// state object and its writes, which are few (a balance or two, a position or two) and simply
+// scanned. The writes are the effects themselves, updated in place until `effects()` hands
+// them out.
 import { checkI64, I64_MAX, I64_MIN } from "../numbers/int.js";
 import type { Effect, PositionValues } from "./effects.js";
 import { DEFAULT_LEVERAGE, type Account, type State } from "./state.js";
@@ -20,21 +22,24 @@ interface PositionWrite { readonly t: "position"; readonly account: string; read
 class AccountDraft {
   /** Opened by this draft (an `account.open` effect). */
   opened = false;
-  readonly balances: BalanceWrite[] = [];
-  readonly positions: PositionWrite[] = [];
+  /** Its balance and position writes, in order. */
+  readonly writes: (BalanceWrite | PositionWrite)[] = [];
 
   constructor(readonly name: string, readonly state: Account | undefined) {}
 
   balanceWrite(asset: string): BalanceWrite | undefined {
-    for (const b of this.balances) if (b.asset === asset) return b;
+    for (const w of this.writes) if (w.t === "balance" && w.asset === asset) return w;
     return undefined;
   }
 
   positionWrite(symbol: string): PositionWrite | undefined {
-    for (const p of this.positions) if (p.symbol === symbol) return p;
+    for (const w of this.writes) if (w.t === "position" && w.symbol === symbol) return w;
     return undefined;
   }
 }
+
+/** Accounts a draft finds by scanning its list; beyond that, by a Map. */
+const SCAN_ACCOUNTS_MAX = 8;
 
 /** checkI64 with the message built only when it fails (the messages name the account: a string per call otherwise). */
 function fitsI64(x: bigint): boolean {
@@ -42,7 +47,9 @@ function fitsI64(x: bigint): boolean {
 }
 
 export class Draft {
-  private readonly accounts = new Map<string, AccountDraft>();
+  /** The accounts touched, in order of first touch; `index` finds them once there are many. */
+  private readonly accounts: AccountDraft[] = [];
+  private index: Map<string, AccountDraft> | null = null;
   /** The account of the previous call (a leg reads and writes one account several times in a row). */
   private last: AccountDraft | null = null;
   /** Accounts opened, in order. */
@@ -59,10 +66,21 @@ export class Draft {
   private account(name: string): AccountDraft {
     const last = this.last;
     if (last !== null && last.name === name) return last;
-    let a = this.accounts.get(name);
-    if (a === undefined) this.accounts.set(name, (a = new AccountDraft(name, this.state.accounts.get(name))));
+    let a = this.find(name);
+    if (a === undefined) {
+      a = new AccountDraft(name, this.state.accounts.get(name));
+      this.accounts.push(a);
+      if (this.index !== null) this.index.set(name, a);
+      else if (this.accounts.length > SCAN_ACCOUNTS_MAX) this.index = new Map(this.accounts.map((x) => [x.name, x]));
+    }
     this.last = a;
     return a;
+  }
+
+  private find(name: string): AccountDraft | undefined {
+    if (this.index !== null) return this.index.get(name);
+    for (const a of this.accounts) if (a.name === name) return a;
+    return undefined;
   }
 
   hasAccount(name: string): boolean {
@@ -95,7 +113,7 @@ export class Draft {
       return;
     }
     const b: BalanceWrite = { t: "balance", account, asset, valueMinor: value };
-    a.balances.push(b);
+    a.writes.push(b);
     this.writes.push(b);
   }
 
@@ -126,7 +144,7 @@ export class Draft {
       return;
     }
     const p: PositionWrite = { t: "position", account, symbol, values };
-    a.positions.push(p);
+    a.writes.push(p);
     this.writes.push(p);
   }
 
