@@ -22,19 +22,38 @@ interface PositionWrite { readonly t: "position"; readonly account: string; read
 class AccountDraft {
   /** Opened by this draft (an `account.open` effect). */
   opened = false;
-  /** Its balance and position writes, in order. */
-  readonly writes: (BalanceWrite | PositionWrite)[] = [];
+  /** The draft's next account (its accounts form a list in order of first touch). */
+  next: AccountDraft | null = null;
+  /**
+   * The name its effects carry: the state's own string when the account exists, so the look-ups
+   * by it that follow (evolve, the mirrors) match by pointer rather than by characters.
+   */
+  readonly key: string;
+  // Its writes: the first balance and the first position inline (a fill leg writes one of each), any others in `more`.
+  private balance: BalanceWrite | null = null;
+  private position: PositionWrite | null = null;
+  private more: (BalanceWrite | PositionWrite)[] | null = null;
 
-  constructor(readonly name: string, readonly state: Account | undefined) {}
+  constructor(readonly name: string, readonly state: Account | undefined) {
+    this.key = state?.name ?? name;
+  }
 
   balanceWrite(asset: string): BalanceWrite | undefined {
-    for (const w of this.writes) if (w.t === "balance" && w.asset === asset) return w;
+    if (this.balance !== null && this.balance.asset === asset) return this.balance;
+    if (this.more !== null) for (const w of this.more) if (w.t === "balance" && w.asset === asset) return w;
     return undefined;
   }
 
   positionWrite(symbol: string): PositionWrite | undefined {
-    for (const w of this.writes) if (w.t === "position" && w.symbol === symbol) return w;
+    if (this.position !== null && this.position.symbol === symbol) return this.position;
+    if (this.more !== null) for (const w of this.more) if (w.t === "position" && w.symbol === symbol) return w;
     return undefined;
+  }
+
+  addWrite(w: BalanceWrite | PositionWrite): void {
+    if (w.t === "balance" && this.balance === null) this.balance = w;
+    else if (w.t === "position" && this.position === null) this.position = w;
+    else (this.more ??= []).push(w);
   }
 }
 
@@ -47,15 +66,18 @@ function fitsI64(x: bigint): boolean {
 }
 
 export class Draft {
-  /** The accounts touched, in order of first touch; `index` finds them once there are many. */
-  private readonly accounts: AccountDraft[] = [];
+  /** The accounts touched, a list in order of first touch; `index` finds them once there are many. */
+  private first: AccountDraft | null = null;
+  private tail: AccountDraft | null = null;
+  private count = 0;
   private index: Map<string, AccountDraft> | null = null;
   /** The account of the previous call (a leg reads and writes one account several times in a row). */
   private last: AccountDraft | null = null;
   /** Accounts opened, in order. */
   private readonly opened: string[] = [];
   /** Balance and position writes in order of first touch, so effects come out in a deterministic order. */
-  private readonly writes: (BalanceWrite | PositionWrite)[] = [];
+  private readonly writes: Effect[] = [];
+  private finished = false;
   /** Effects other than balances/positions, in order (marks, ids, latches, …). */
   private readonly others: Effect[] = [];
   /** Negative isolated margins @insurance covered while this draft was built. */
@@ -69,9 +91,15 @@ export class Draft {
     let a = this.find(name);
     if (a === undefined) {
       a = new AccountDraft(name, this.state.accounts.get(name));
-      this.accounts.push(a);
+      if (this.tail === null) this.first = a;
+      else this.tail.next = a;
+      this.tail = a;
+      this.count++;
       if (this.index !== null) this.index.set(name, a);
-      else if (this.accounts.length > SCAN_ACCOUNTS_MAX) this.index = new Map(this.accounts.map((x) => [x.name, x]));
+      else if (this.count > SCAN_ACCOUNTS_MAX) {
+        this.index = new Map();
+        for (let x = this.first; x !== null; x = x.next) this.index.set(x.name, x);
+      }
     }
     this.last = a;
     return a;
@@ -79,7 +107,7 @@ export class Draft {
 
   private find(name: string): AccountDraft | undefined {
     if (this.index !== null) return this.index.get(name);
-    for (const a of this.accounts) if (a.name === name) return a;
+    for (let a = this.first; a !== null; a = a.next) if (a.name === name) return a;
     return undefined;
   }
 
@@ -112,8 +140,8 @@ export class Draft {
       w.valueMinor = value;
       return;
     }
-    const b: BalanceWrite = { t: "balance", account, asset, valueMinor: value };
-    a.writes.push(b);
+    const b: BalanceWrite = { t: "balance", account: a.key, asset, valueMinor: value };
+    a.addWrite(b);
     this.writes.push(b);
   }
 
@@ -143,8 +171,8 @@ export class Draft {
       w.values = values;
       return;
     }
-    const p: PositionWrite = { t: "position", account, symbol, values };
-    a.writes.push(p);
+    const p: PositionWrite = { t: "position", account: a.key, symbol, values };
+    a.addWrite(p);
     this.writes.push(p);
   }
 
@@ -154,12 +182,17 @@ export class Draft {
 
   /**
    * The effects, in first-touch order; accounts opened before anything that uses them. The
-   * draft is finished then: its balance and position writes are the effects handed out.
+   * draft is finished then: its balance and position writes are the effects handed out (in
+   * its own list, when no account opens).
    */
   effects(): Effect[] {
-    const out: Effect[] = [];
-    for (const name of this.opened) out.push({ t: "account.open", account: name });
-    for (const w of this.writes) out.push(w);
+    if (this.finished) throw new Error("Draft.effects: called twice");
+    this.finished = true;
+    const out: Effect[] = this.opened.length === 0 ? this.writes : [];
+    if (out !== this.writes) {
+      for (const name of this.opened) out.push({ t: "account.open", account: name });
+      for (const w of this.writes) out.push(w);
+    }
     for (const e of this.others) out.push(e);
     return out;
   }

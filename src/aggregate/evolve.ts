@@ -77,10 +77,11 @@ export function evolve(state: State, e: Effect): Effect {
     }
     case "position": {
       const acct = state.accounts.get(e.account);
-      const inst = state.instruments.get(e.symbol);
-      assert(acct !== undefined && inst !== undefined, `position ${e.account}/${e.symbol} has account and instrument`);
+      assert(acct !== undefined, `position ${e.account}/${e.symbol} has an account`);
       let pos = acct.positions.get(e.symbol);
       if (pos === undefined) {
+        const inst = state.instruments.get(e.symbol); // an existing position's instrument exists
+        assert(inst !== undefined, `position ${e.account}/${e.symbol} has an instrument`);
         pos = {
           account: acct.name, // the account's own string: one copy per account
           symbol: e.symbol,
@@ -170,7 +171,8 @@ function assign(pos: Position, v: { qtyLots: bigint; costLotTicks: bigint; isola
 
 /** Applies effects in order; returns the inverses in the order that undoes them. */
 export function evolveAll(state: State, effects: readonly Effect[]): Effect[] {
-  const undo: Effect[] = [];
-  for (const e of effects) undo.push(evolve(state, e));
-  return undo.reverse();
+  const n = effects.length;
+  const undo = new Array<Effect>(n); // sized once (pushes grow a new array in steps)
+  for (let i = 0; i < n; i++) undo[n - 1 - i] = evolve(state, effects[i]!);
+  return undo;
 }
