@@ -88,7 +88,7 @@ export class Draft {
   private account(name: string): AccountDraft {
     const last = this.last;
     if (last !== null && last.name === name) return last;
-    let a = this.find(name);
+    let a = this.find(name, last);
     if (a === undefined) {
       a = new AccountDraft(name, this.state.accounts.get(name));
       if (this.tail === null) this.first = a;
@@ -105,9 +105,10 @@ export class Draft {
     return a;
   }
 
-  private find(name: string): AccountDraft | undefined {
+  /** The account named `name`; `known` (already compared) is skipped. */
+  private find(name: string, known: AccountDraft | null): AccountDraft | undefined {
     if (this.index !== null) return this.index.get(name);
-    for (let a = this.first; a !== null; a = a.next) if (a.name === name) return a;
+    for (let a = this.first; a !== null; a = a.next) if (a !== known && a.name === name) return a;
     return undefined;
   }
 
