@@ -466,7 +466,11 @@ export class Core {
   }
 
   private applyEffects(effects: readonly Effect[], touched: Touched, undo: Effect[][]): void {
-    for (const e of effects) if (e.t === "position") this.positionVersions.set(e.symbol, (this.positionVersions.get(e.symbol) ?? 0) + 1);
+    // Versions only tell a held ADL memo that positions changed since it was taken (a memo is
+    // only ever compared with keys computed after it): while none is held, nothing to count.
+    if (this.adlBarrenKey !== null) {
+      for (const e of effects) if (e.t === "position") this.positionVersions.set(e.symbol, (this.positionVersions.get(e.symbol) ?? 0) + 1);
+    }
     undo.push(evolveAll(this.state, effects));
     this.openPositions.afterEffects(effects);
     if (!this.sync.apply(effects, touched)) {
@@ -503,7 +507,7 @@ export class Core {
 
   /** ADL memo (a cache, not state): the situation in which ADL last found nobody to deleverage. */
   private adlBarrenKey: string | null = null;
-  /** Position changes per instrument (bumped by every position effect; never reset). */
+  /** Position changes per instrument while an ADL memo is held (bumped by its position effects; never reset). */
   private readonly positionVersions = new Map<string, number>();
 
   /** The fund's open positions, their instruments' marks and position versions. */

@@ -144,9 +144,8 @@ function idKey(type: string, id: string): string {
 
 /** Rejects an id already applied; returns its key (for the `id` effect: built once). */
 function checkNotDuplicate(state: State, type: string, id: string): string {
-  const key = idKey(type, id);
-  if (state.seenIds.has(key)) fail("E_DUPLICATE", "id", `${type} ${JSON.stringify(id)} was already applied`);
-  return key;
+  if (state.seenIds.hasId(type, id)) fail("E_DUPLICATE", "id", `${type} ${JSON.stringify(id)} was already applied`);
+  return idKey(type, id);
 }
 
 function decideDeposit(state: State, e: DepositEvent): Effect[] {

@@ -4,9 +4,11 @@
 //
 // Hot path (every fill goes through here several times per leg): no string-built keys. The
 // draft keeps one record per account (found by name, the previous one first: a leg asks about
-// the same account several times in a row) holding the account's state object and its writes,
-// which are few (a balance or two, a position or two) and simply scanned. The writes are the
-// effects themselves, updated in place until `effects()` hands them out.
+// the same account several times in a row; a fill touches three accounts, so they are scanned,
+// and indexed by a Map only when a draft touches many: funding, ADL) holding the account's
+// state object and its writes, which are few (a balance or two, a position or two) and simply
+// scanned. The writes are the effects themselves, updated in place until `effects()` hands
+// them out.
 import { checkI64, I64_MAX, I64_MIN } from "../numbers/int.js";
 import type { Effect, PositionValues } from "./effects.js";
 import { DEFAULT_LEVERAGE, type Account, type State } from "./state.js";
@@ -20,21 +22,43 @@ interface PositionWrite { readonly t: "position"; readonly account: string; read
 class AccountDraft {
   /** Opened by this draft (an `account.open` effect). */
   opened = false;
-  readonly balances: BalanceWrite[] = [];
-  readonly positions: PositionWrite[] = [];
+  /** The draft's next account (its accounts form a list in order of first touch). */
+  next: AccountDraft | null = null;
+  /**
+   * The name its effects carry: the state's own string when the account exists, so the look-ups
+   * by it that follow (evolve, the mirrors) match by pointer rather than by characters.
+   */
+  readonly key: string;
+  // Its writes: the first balance and the first position inline (a fill leg writes one of each), any others in `more`.
+  private balance: BalanceWrite | null = null;
+  private position: PositionWrite | null = null;
+  private more: (BalanceWrite | PositionWrite)[] | null = null;
 
-  constructor(readonly name: string, readonly state: Account | undefined) {}
+  constructor(readonly name: string, readonly state: Account | undefined) {
+    this.key = state?.name ?? name;
+  }
 
   balanceWrite(asset: string): BalanceWrite | undefined {
-    for (const b of this.balances) if (b.asset === asset) return b;
+    if (this.balance !== null && this.balance.asset === asset) return this.balance;
+    if (this.more !== null) for (const w of this.more) if (w.t === "balance" && w.asset === asset) return w;
     return undefined;
   }
 
   positionWrite(symbol: string): PositionWrite | undefined {
-    for (const p of this.positions) if (p.symbol === symbol) return p;
+    if (this.position !== null && this.position.symbol === symbol) return this.position;
+    if (this.more !== null) for (const w of this.more) if (w.t === "position" && w.symbol === symbol) return w;
     return undefined;
   }
+
+  addWrite(w: BalanceWrite | PositionWrite): void {
+    if (w.t === "balance" && this.balance === null) this.balance = w;
+    else if (w.t === "position" && this.position === null) this.position = w;
+    else (this.more ??= []).push(w);
+  }
 }
+
+/** Accounts a draft finds by scanning its list; beyond that, by a Map. */
+const SCAN_ACCOUNTS_MAX = 8;
 
 /** checkI64 with the message built only when it fails (the messages name the account: a string per call otherwise). */
 function fitsI64(x: bigint): boolean {
@@ -42,13 +66,18 @@ function fitsI64(x: bigint): boolean {
 }
 
 export class Draft {
-  private readonly accounts = new Map<string, AccountDraft>();
+  /** The accounts touched, a list in order of first touch; `index` finds them once there are many. */
+  private first: AccountDraft | null = null;
+  private tail: AccountDraft | null = null;
+  private count = 0;
+  private index: Map<string, AccountDraft> | null = null;
   /** The account of the previous call (a leg reads and writes one account several times in a row). */
   private last: AccountDraft | null = null;
   /** Accounts opened, in order. */
   private readonly opened: string[] = [];
   /** Balance and position writes in order of first touch, so effects come out in a deterministic order. */
-  private readonly writes: (BalanceWrite | PositionWrite)[] = [];
+  private readonly writes: Effect[] = [];
+  private finished = false;
   /** Effects other than balances/positions, in order (marks, ids, latches, …). */
   private readonly others: Effect[] = [];
   /** Negative isolated margins @insurance covered while this draft was built. */
@@ -59,10 +88,28 @@ export class Draft {
   private account(name: string): AccountDraft {
     const last = this.last;
     if (last !== null && last.name === name) return last;
-    let a = this.accounts.get(name);
-    if (a === undefined) this.accounts.set(name, (a = new AccountDraft(name, this.state.accounts.get(name))));
+    let a = this.find(name, last);
+    if (a === undefined) {
+      a = new AccountDraft(name, this.state.accounts.get(name));
+      if (this.tail === null) this.first = a;
+      else this.tail.next = a;
+      this.tail = a;
+      this.count++;
+      if (this.index !== null) this.index.set(name, a);
+      else if (this.count > SCAN_ACCOUNTS_MAX) {
+        this.index = new Map();
+        for (let x = this.first; x !== null; x = x.next) this.index.set(x.name, x);
+      }
+    }
     this.last = a;
     return a;
+  }
+
+  /** The account named `name`; `known` (already compared) is skipped. */
+  private find(name: string, known: AccountDraft | null): AccountDraft | undefined {
+    if (this.index !== null) return this.index.get(name);
+    for (let a = this.first; a !== null; a = a.next) if (a !== known && a.name === name) return a;
+    return undefined;
   }
 
   hasAccount(name: string): boolean {
@@ -94,8 +141,8 @@ export class Draft {
       w.valueMinor = value;
       return;
     }
-    const b: BalanceWrite = { t: "balance", account, asset, valueMinor: value };
-    a.balances.push(b);
+    const b: BalanceWrite = { t: "balance", account: a.key, asset, valueMinor: value };
+    a.addWrite(b);
     this.writes.push(b);
   }
 
@@ -125,8 +172,8 @@ export class Draft {
       w.values = values;
       return;
     }
-    const p: PositionWrite = { t: "position", account, symbol, values };
-    a.positions.push(p);
+    const p: PositionWrite = { t: "position", account: a.key, symbol, values };
+    a.addWrite(p);
     this.writes.push(p);
   }
 
@@ -136,12 +183,17 @@ export class Draft {
 
   /**
    * The effects, in first-touch order; accounts opened before anything that uses them. The
-   * draft is finished then: its balance and position writes are the effects handed out.
+   * draft is finished then: its balance and position writes are the effects handed out (in
+   * its own list, when no account opens).
    */
   effects(): Effect[] {
-    const out: Effect[] = [];
-    for (const name of this.opened) out.push({ t: "account.open", account: name });
-    for (const w of this.writes) out.push(w);
+    if (this.finished) throw new Error("Draft.effects: called twice");
+    this.finished = true;
+    const out: Effect[] = this.opened.length === 0 ? this.writes : [];
+    if (out !== this.writes) {
+      for (const name of this.opened) out.push({ t: "account.open", account: name });
+      for (const w of this.writes) out.push(w);
+    }
     for (const e of this.others) out.push(e);
     return out;
   }

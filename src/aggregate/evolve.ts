@@ -3,8 +3,9 @@
 import type { Effect } from "./effects.js";
 import { DEFAULT_LEVERAGE, SmallMap, type Account, type Instrument, type Position, type State } from "./state.js";
 
-function assert(cond: boolean, msg: string): asserts cond {
-  if (!cond) throw new Error(`evolve invariant: ${msg}`);
+/** `what` names the subject (account, symbol, …): the message is built only on failure, not on every effect. */
+function assert(cond: boolean, msg: string, what?: string): asserts cond {
+  if (!cond) throw new Error(`evolve invariant: ${msg}${what === undefined ? "" : ` (${what})`}`);
 }
 
 export function evolve(state: State, e: Effect): Effect {
@@ -18,7 +19,7 @@ export function evolve(state: State, e: Effect): Effect {
     }
     case "asset.remove": {
       const old = state.assets.get(e.name);
-      assert(old !== undefined, `asset ${e.name} exists`);
+      assert(old !== undefined, "asset exists", e.name);
       state.assets.delete(e.name);
       if (state.settlementAsset === e.name) state.settlementAsset = null;
       return { t: "asset", asset: old };
@@ -31,14 +32,14 @@ export function evolve(state: State, e: Effect): Effect {
       state.instrumentsBySlot[slot] = inst;
       if (old === undefined) {
         const full = state.books.engine.addSymbol(inst.symbol); // decide checked the limit
-        assert(full === null, `book for ${inst.symbol} opens`);
+        assert(full === null, "book opens", inst.symbol);
         return { t: "instrument.remove", symbol: inst.symbol };
       }
       return { t: "instrument", params: old };
     }
     case "instrument.remove": {
       const old = state.instruments.get(e.symbol);
-      assert(old !== undefined && old.positions.length === 0, `instrument ${e.symbol} removable`);
+      assert(old !== undefined && old.positions.length === 0, "instrument removable", e.symbol);
       assert(old.slot === state.instrumentsBySlot.length - 1, "instrument removed is the last slot");
       state.instruments.delete(e.symbol);
       state.instrumentsBySlot.pop();
@@ -46,7 +47,7 @@ export function evolve(state: State, e: Effect): Effect {
       return { t: "instrument", params: old };
     }
     case "account.open": {
-      assert(!state.accounts.has(e.account), `account ${e.account} is new`);
+      assert(!state.accounts.has(e.account), "account is new", e.account);
       const acct: Account = {
         name: e.account,
         slot: state.accountsBySlot.length,
@@ -69,7 +70,7 @@ export function evolve(state: State, e: Effect): Effect {
     }
     case "balance": {
       const acct = state.accounts.get(e.account);
-      assert(acct !== undefined, `account ${e.account} exists`);
+      assert(acct !== undefined, "account exists", e.account);
       const old = acct.balances.get(e.asset);
       if (e.valueMinor === 0n) acct.balances.delete(e.asset);
       else acct.balances.set(e.asset, e.valueMinor);
@@ -77,10 +78,11 @@ export function evolve(state: State, e: Effect): Effect {
     }
     case "position": {
       const acct = state.accounts.get(e.account);
-      const inst = state.instruments.get(e.symbol);
-      assert(acct !== undefined && inst !== undefined, `position ${e.account}/${e.symbol} has account and instrument`);
+      assert(acct !== undefined, "position has an account", e.account);
       let pos = acct.positions.get(e.symbol);
       if (pos === undefined) {
+        const inst = state.instruments.get(e.symbol); // an existing position's instrument exists
+        assert(inst !== undefined, "position has an instrument", e.symbol);
         pos = {
           account: acct.name, // the account's own string: one copy per account
           symbol: e.symbol,
@@ -120,14 +122,14 @@ export function evolve(state: State, e: Effect): Effect {
     }
     case "mark": {
       const inst = state.instruments.get(e.symbol);
-      assert(inst !== undefined, `instrument ${e.symbol} exists`);
+      assert(inst !== undefined, "instrument exists", e.symbol);
       const old = inst.markTicks;
       inst.markTicks = e.ticks;
       return { t: "mark", symbol: e.symbol, ticks: old };
     }
     case "collateral.price": {
       const asset = state.assets.get(e.asset);
-      assert(asset !== undefined, `asset ${e.asset} exists`);
+      assert(asset !== undefined, "asset exists", e.asset);
       const old = asset.priceE8;
       asset.priceE8 = e.priceE8;
       return { t: "collateral.price", asset: e.asset, priceE8: old };
@@ -143,7 +145,7 @@ export function evolve(state: State, e: Effect): Effect {
     }
     case "latch.cross": {
       const acct = state.accounts.get(e.account);
-      assert(acct !== undefined, `account ${e.account} exists`);
+      assert(acct !== undefined, "account exists", e.account);
       const old = acct.crossCallLatched;
       acct.crossCallLatched = e.on;
       return { t: "latch.cross", account: e.account, on: old };
@@ -170,7 +172,8 @@ function assign(pos: Position, v: { qtyLots: bigint; costLotTicks: bigint; isola
 
 /** Applies effects in order; returns the inverses in the order that undoes them. */
 export function evolveAll(state: State, effects: readonly Effect[]): Effect[] {
-  const undo: Effect[] = [];
-  for (const e of effects) undo.push(evolve(state, e));
-  return undo.reverse();
+  const n = effects.length;
+  const undo = new Array<Effect>(n); // sized once (pushes grow a new array in steps)
+  for (let i = 0; i < n; i++) undo[n - 1 - i] = evolve(state, effects[i]!);
+  return undo;
 }

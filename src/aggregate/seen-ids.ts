@@ -13,10 +13,10 @@ const TAG_DEAD = 0x80; // or-ed into the tag of a deleted entry still in the are
 /** Longest string the arena encodes (its length takes at most 3 bytes). */
 export const COMPACT_STRING_MAX = 0xffff;
 
-/** FNV-1a over the UTF-16 units (deterministic; only placement depends on it). */
-function hashString(s: string): number {
+/** FNV-1a over the UTF-16 units of s from `from` on (deterministic; only placement depends on it). */
+function hashString(s: string, from: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = from; i < s.length; i++) {
     const c = s.charCodeAt(i);
     h = Math.imul(h ^ (c & 0xff), 0x01000193);
     h = Math.imul(h ^ (c >>> 8), 0x01000193);
@@ -24,7 +24,11 @@ function hashString(s: string): number {
   return h >>> 0;
 }
 
-/** A set of strings in a byte arena (entries: tag, length, units) with a table of offsets. */
+/**
+ * A set of strings in a byte arena (entries: tag, length, units) with a table of offsets.
+ * Every operation takes an optional `from`: the string is then s's units from `from` on
+ * (SeenIds passes its keys so, without slicing the id out of `${type}:${id}`).
+ */
 export class CompactStringSet implements Iterable<string> {
   private arena = new Uint8Array(64);
   private arenaUsed = 0;
@@ -38,18 +42,19 @@ export class CompactStringSet implements Iterable<string> {
     return this.live;
   }
 
-  has(s: string): boolean {
-    return this.find(s) >= 0;
+  has(s: string, from = 0): boolean {
+    return this.find(s, from, hashString(s, from)) >= 0;
   }
 
   /** Adds s; false when it was already there. */
-  add(s: string): boolean {
-    if (typeof s !== "string" || s.length > COMPACT_STRING_MAX) throw new RangeError(`CompactStringSet: strings of at most ${COMPACT_STRING_MAX} units`);
-    if (this.find(s) >= 0) return false;
+  add(s: string, from = 0): boolean {
+    if (typeof s !== "string" || s.length - from > COMPACT_STRING_MAX) throw new RangeError(`CompactStringSet: strings of at most ${COMPACT_STRING_MAX} units`);
+    const h = hashString(s, from);
+    if (this.find(s, from, h) >= 0) return false;
     if (4 * (this.filled + 1) > 3 * this.table.length) this.rehash(this.live + 1);
-    const at = this.append(s);
+    const at = this.append(s, from);
     const mask = this.table.length - 1;
-    let i = hashString(s) & mask;
+    let i = h & mask;
     while (this.table[i]! > 0) i = (i + 1) & mask; // an EMPTY or TOMBSTONE slot
     if (this.table[i] === EMPTY) this.filled++;
     this.table[i] = at + 1;
@@ -58,8 +63,8 @@ export class CompactStringSet implements Iterable<string> {
   }
 
   /** Removes s; false when it was not there. */
-  delete(s: string): boolean {
-    const slot = this.find(s);
+  delete(s: string, from = 0): boolean {
+    const slot = this.find(s, from, hashString(s, from));
     if (slot < 0) return false;
     const at = this.table[slot]! - 1;
     this.table[slot] = TOMBSTONE;
@@ -84,13 +89,13 @@ export class CompactStringSet implements Iterable<string> {
 
   // ------------------------------------------------------------------------ internals
 
-  /** Slot of s, or −1. */
-  private find(s: string): number {
+  /** Slot of s (from `from` on, hash h), or −1. */
+  private find(s: string, from: number, h: number): number {
     const mask = this.table.length - 1;
-    for (let i = hashString(s) & mask; ; i = (i + 1) & mask) {
+    for (let i = h & mask; ; i = (i + 1) & mask) {
       const v = this.table[i]!;
       if (v === EMPTY) return -1;
-      if (v > 0 && this.equals(v - 1, s)) return i;
+      if (v > 0 && this.equals(v - 1, s, from)) return i;
     }
   }
 
@@ -105,15 +110,16 @@ export class CompactStringSet implements Iterable<string> {
     return head + ((this.arena[at]! & ~TAG_DEAD) === TAG_WIDE ? 2 * n : n);
   }
 
-  private equals(at: number, s: string): boolean {
+  private equals(at: number, s: string, from: number): boolean {
     const a = this.arena;
-    const { n, head } = this.lengthAt(at);
-    if (n !== s.length) return false;
-    const p = at + head;
+    const b = a[at + 1]!; // the length header inline (lengthAt allocates its answer)
+    const n = b < 255 ? b : a[at + 2]! | (a[at + 3]! << 8);
+    if (n !== s.length - from) return false;
+    const p = at + (b < 255 ? 2 : 4) - from;
     if (a[at] === TAG_NARROW) {
-      for (let i = 0; i < n; i++) if (a[p + i] !== s.charCodeAt(i)) return false;
+      for (let i = from; i < s.length; i++) if (a[p + i] !== s.charCodeAt(i)) return false;
     } else {
-      for (let i = 0; i < n; i++) if ((a[p + 2 * i]! | (a[p + 2 * i + 1]! << 8)) !== s.charCodeAt(i)) return false;
+      for (let i = from; i < s.length; i++) if ((a[p + 2 * i - from]! | (a[p + 2 * i - from + 1]! << 8)) !== s.charCodeAt(i)) return false;
     }
     return true;
   }
@@ -132,11 +138,11 @@ export class CompactStringSet implements Iterable<string> {
     return out;
   }
 
-  /** Appends s's entry to the arena; returns its offset. */
-  private append(s: string): number {
-    const n = s.length;
+  /** Appends the entry of s (from `from` on) to the arena; returns its offset. */
+  private append(s: string, from: number): number {
+    const n = s.length - from;
     let wide = false;
-    for (let i = 0; i < n && !wide; i++) wide = s.charCodeAt(i) > 0xff;
+    for (let i = from; i < s.length && !wide; i++) wide = s.charCodeAt(i) > 0xff;
     const head = n < 255 ? 2 : 4;
     const need = this.arenaUsed + head + (wide ? 2 * n : n);
     if (need > this.arena.length) {
@@ -154,7 +160,7 @@ export class CompactStringSet implements Iterable<string> {
       a[at + 3] = n >>> 8;
     }
     let p = at + head;
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < s.length; i++) {
       const c = s.charCodeAt(i);
       if (wide) {
         a[p++] = c & 0xff;
@@ -173,7 +179,7 @@ export class CompactStringSet implements Iterable<string> {
     const mask = cap - 1;
     for (const v of this.table) {
       if (v <= 0) continue;
-      let i = hashString(this.decode(v - 1)) & mask;
+      let i = hashString(this.decode(v - 1), 0) & mask;
       while (table[i] !== EMPTY) i = (i + 1) & mask;
       table[i] = v;
     }
@@ -188,34 +194,50 @@ export class SeenIds implements Iterable<string> {
   /** Keys without a ':' (not produced by the engine; kept so this is a faithful set). */
   private readonly plain = new CompactStringSet();
   private count = 0;
+  /** The type of the last key looked up and its set: keys of one type usually come in a row. */
+  private lastType = "";
+  private lastSet: CompactStringSet | undefined = undefined;
 
   get size(): number {
     return this.count;
   }
 
-  private setOf(key: string, create: boolean): { set: CompactStringSet | undefined; id: string } {
-    const c = key.indexOf(":");
-    if (c < 0) return { set: this.plain, id: key };
+  /** The set of key's type (c: the index of its first ':'), created if asked; no slicing when it is the last type. */
+  private setOf(key: string, c: number, create: boolean): CompactStringSet | undefined {
+    if (c < 0) return this.plain;
+    if (this.lastSet !== undefined && c === this.lastType.length && key.startsWith(this.lastType)) return this.lastSet;
     const type = key.slice(0, c);
     let set = this.byType.get(type);
     if (set === undefined && create) this.byType.set(type, (set = new CompactStringSet()));
-    return { set, id: key.slice(c + 1) };
+    if (set !== undefined) {
+      this.lastType = type;
+      this.lastSet = set;
+    }
+    return set;
   }
 
   has(key: string): boolean {
-    const { set, id } = this.setOf(key, false);
+    const c = key.indexOf(":");
+    const set = this.setOf(key, c, false);
+    return set !== undefined && set.has(key, c + 1);
+  }
+
+  /** has(`${type}:${id}`) without building the key (type without ':'). */
+  hasId(type: string, id: string): boolean {
+    const set = this.lastSet !== undefined && type === this.lastType ? this.lastSet : this.byType.get(type);
     return set !== undefined && set.has(id);
   }
 
   add(key: string): this {
-    const { set, id } = this.setOf(key, true);
-    if (set!.add(id)) this.count++;
+    const c = key.indexOf(":");
+    if (this.setOf(key, c, true)!.add(key, c + 1)) this.count++;
     return this;
   }
 
   delete(key: string): boolean {
-    const { set, id } = this.setOf(key, false);
-    if (set === undefined || !set.delete(id)) return false;
+    const c = key.indexOf(":");
+    const set = this.setOf(key, c, false);
+    if (set === undefined || !set.delete(key, c + 1)) return false;
     this.count--;
     return true;
   }

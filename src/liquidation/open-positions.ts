@@ -388,9 +388,9 @@ export class OpenPositions implements AdlMirror {
   }
 
   private refresh(account: string, symbol: string): void {
-    const s = this.sides(symbol);
-    const pos = this.state.accounts.get(account)?.positions.get(symbol);
-    if (pos === undefined) {
+    const acct = this.state.accounts.get(account);
+    const pos = acct?.positions.get(symbol);
+    if (acct === undefined || pos === undefined) {
       // Removed (an undo of its creation): only the last position slots are ever removed, so
       // drop the entries and links of the slots beyond the state's — O(removed), not a scan of
       // the instrument (a rolled-back event that opened positions in a big book stays cheap).
@@ -404,24 +404,37 @@ export class OpenPositions implements AdlMirror {
       return;
     }
     const j = pos.slot;
-    const a = this.state.accounts.get(account)!.slot;
+    const a = acct.slot;
     this.reservePositions(j + 1);
     this.reserveAccounts(a + 1);
     if (this.linked[j] === 0) {
+      // A slot keeps its position (account, instrument) while linked: removals unlink it.
       this.account[j] = a;
+      this.instrument[j] = this.state.instruments.get(symbol)!.slot;
       this.link[j] = this.head[a]!;
       this.head[a] = j + 1;
       this.linked[j] = 1;
       if (j >= this.linkedTop) this.linkedTop = j + 1;
     }
-    this.q[j] = Number(pos.qtyLots);
-    this.c[j] = Number(pos.costLotTicks);
+    const qf = Number(pos.qtyLots);
+    const cf = Number(pos.costLotTicks);
+    this.q[j] = qf;
+    this.c[j] = cf;
     this.m[j] = Number(pos.isolatedMarginMinor);
-    this.instrument[j] = this.state.instruments.get(symbol)!.slot;
     this.isolated[j] = pos.mode === "isolated" ? 1 : 0;
+    const w = this.where[j]!;
+    const long = pos.qtyLots > 0n;
+    if (w !== 0 && pos.qtyLots !== 0n && w > 0 === long) {
+      // Still open on the same side (most fills): its entry's floats change in place.
+      const sides = this.filedIn[j]!;
+      const side = long ? sides.long : sides.short;
+      side.qf[Math.abs(w) - 1] = qf;
+      side.cf[Math.abs(w) - 1] = cf;
+      return;
+    }
+    const s = this.sides(symbol);
     this.unfile(s, j);
     if (pos.qtyLots === 0n) return;
-    const long = pos.qtyLots > 0n;
     const i = (long ? s.long : s.short).add(pos);
     this.where[j] = long ? i + 1 : -(i + 1);
     this.filedIn[j] = s;

@@ -28,13 +28,21 @@ export function parseDecimal(input: unknown): Decimal | null {
   return { mantissa: m[1] === "-" ? -digits : digits, scale: frac.length };
 }
 
+/** 10^0 … 10^40, built once: `10n ** BigInt(n)` allocates two BigInts on every call. */
+const POW10: readonly bigint[] = Array.from({ length: 41 }, (_, n) => 10n ** BigInt(n));
+
+/** 10^n, n ≥ 0 an integer. */
+export function pow10(n: number): bigint {
+  return n < POW10.length ? POW10[n]! : 10n ** BigInt(n);
+}
+
 /**
  * The decimal as an integer count of units of 10^-scale, or null when it has more
  * decimals than that (off the grid: E_PRECISION at the caller).
  */
 export function decimalToScaled(d: Decimal, scale: number): bigint | null {
   if (d.scale > scale) return null;
-  return d.mantissa * 10n ** BigInt(scale - d.scale);
+  return d.scale === scale ? d.mantissa : d.mantissa * pow10(scale - d.scale);
 }
 
 /**
@@ -43,9 +51,10 @@ export function decimalToScaled(d: Decimal, scale: number): bigint | null {
  */
 export function decimalToSteps(d: Decimal, step: Decimal): bigint | null {
   const scale = Math.max(d.scale, step.scale);
-  const v = d.mantissa * 10n ** BigInt(scale - d.scale);
-  const s = step.mantissa * 10n ** BigInt(scale - step.scale);
+  const v = d.scale === scale ? d.mantissa : d.mantissa * pow10(scale - d.scale);
+  const s = step.scale === scale ? step.mantissa : step.mantissa * pow10(scale - step.scale);
   if (s <= 0n) throw new RangeError("decimalToSteps: step must be positive");
+  if (s === 1n) return v; // the usual tick or lot of 10^-n: every integer is on the grid
   return v % s === 0n ? v / s : null;
 }
 

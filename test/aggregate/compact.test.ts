@@ -73,7 +73,7 @@ describe("CompactStringSet and SeenIds", () => {
     );
   });
 
-  test("SeenIds behaves as a Set of `${type}:${id}` keys (iteration: by type, then insertion order)", () => {
+  test("SeenIds behaves as a Set of `${type}:${id}` keys (iteration: by type, then insertion order; hasId(type, id) as has)", () => {
     const idKey = fc.tuple(fc.constantFrom("deposit", "withdraw", "trade", "", "x:y"), key).map(([t, id]) => (t === "x:y" ? id.replace(/:/g, "") : `${t}:${id}`));
     const seq = fc.array(fc.record({ del: fc.boolean(), k: idKey }), { maxLength: 300 });
     fc.assert(
@@ -87,6 +87,8 @@ describe("CompactStringSet and SeenIds", () => {
             s.add(k);
           }
           expect(s.has(k)).toBe(ref.has(k));
+          const c = k.indexOf(":");
+          if (c >= 0) expect(s.hasId(k.slice(0, c), k.slice(c + 1))).toBe(ref.has(k));
           expect(s.size).toBe(ref.size);
         }
         expect([...s].sort()).toEqual([...ref].sort());

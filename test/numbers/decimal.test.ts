@@ -34,6 +34,17 @@ describe("grid conversions", () => {
     expect(decimalToScaled(parseDecimal("1.000000100")!, 6)).toBeNull();
     expect(decimalToScaled(parseDecimal("1.100000000")!, 6)).toBe(1_100_000n);
   });
+  it("decimalToSteps and decimalToScaled are their definitions (exact multiple, else null), any scales", () => fc.assert(fc.property(
+    fc.bigInt({ min: -(1n << 70n), max: 1n << 70n }), fc.integer({ min: 0, max: 45 }), fc.constantFrom(1n, 2n, 5n, 10n, 25n, 7n), fc.integer({ min: 0, max: 45 }),
+    (mantissa, scale, stepMantissa, stepScale) => {
+      const d = { mantissa, scale };
+      const step = { mantissa: stepMantissa, scale: stepScale };
+      // value / step = (mantissa · 10^stepScale) / (stepMantissa · 10^scale): an integer or off the grid.
+      const num = mantissa * 10n ** BigInt(stepScale);
+      const den = stepMantissa * 10n ** BigInt(scale);
+      expect(decimalToSteps(d, step)).toBe(num % den === 0n ? num / den : null);
+      expect(decimalToScaled(d, stepScale)).toBe(scale > stepScale ? null : mantissa * 10n ** BigInt(stepScale - scale));
+    })));
   it("steps · step formats back to the same value", () => fc.assert(fc.property(
     fc.bigInt({ min: -(1n << 60n), max: 1n << 60n }), fc.integer({ min: 1, max: 99 }), fc.integer({ min: 0, max: 8 }), (n, m, s) => {
       const step = { mantissa: BigInt(m), scale: s };
