@@ -7,7 +7,7 @@ import type {
 import type { OrderCommand } from "../matching/engine.js";
 import { MAX_BOOKS_PER_ENGINE, MAX_QTY_LOTS } from "../matching/types.js";
 import { RejectError, type Rejection } from "../events/errors.js";
-import { abs, checkI64, divCeil, divFloor, min, max, OverflowError, RATE_SCALE, sign, I64_MAX } from "../numbers/int.js";
+import { abs, checkI64, divCeil, divFloor, inI64, min, max, OverflowError, RATE_SCALE, sign, I64_MAX } from "../numbers/int.js";
 import { decimalToString } from "../numbers/decimal.js";
 import type { Effect, InstrumentParams, PositionValues } from "./effects.js";
 import { Draft } from "./draft.js";
@@ -418,24 +418,45 @@ function decideFunding(state: State, e: FundingEvent): Effect[] {
   if (inst.markTicks === 0n) fail("E_UNKNOWN", "symbol", `${e.symbol} has no mark price yet`);
   const rateE8 = toRateE8(e.rate, "rate", -RATE_SCALE, RATE_SCALE);
   const s = state.settlementAsset!;
-  const d = new Draft(state);
+  // No Draft (a record per holder: the cost at 100k holders). An account holds at most one
+  // position per instrument, so each holder is written once, in position order (the order a
+  // Draft's first touches give); only @insurance, which may hold a position too, is written
+  // twice: its write takes the surplus in place. Same effects, same overflow checks in the
+  // same order, as the Draft version (test/simulation/funding.test.ts compares the two).
+  const perLotE8 = inst.markTicks * inst.kMinor * rateE8;
+  const writes: Effect[] = [];
+  let insuranceWrite = -1;
   let paid = 0n;
   let received = 0n;
   for (const pos of inst.positions) {
     if (pos.qtyLots === 0n) continue;
     // P = q·M·k·rate (scaled by 1e8); P > 0 pays. Payers pay ceil(|P|), receivers get floor(|P|).
-    const scaled = pos.qtyLots * inst.markTicks * inst.kMinor * rateE8;
+    const scaled = pos.qtyLots * perLotE8;
     if (scaled === 0n) continue;
     const delta = scaled > 0n ? -divCeil(scaled, RATE_SCALE) : divFloor(-scaled, RATE_SCALE);
     if (delta < 0n) paid -= delta;
     else received += delta;
     if (pos.mode === "isolated") {
-      const p = d.position(pos.account, inst.symbol);
-      d.setPosition(pos.account, inst.symbol, { ...p, isolatedMarginMinor: p.isolatedMarginMinor + delta });
-    } else {
-      d.addBalance(pos.account, s, delta);
+      const m = pos.isolatedMarginMinor + delta;
+      if (!inI64(m)) checkI64(m, `isolated margin of ${pos.account} in ${inst.symbol}`);
+      const values: PositionValues = { qtyLots: pos.qtyLots, costLotTicks: pos.costLotTicks, isolatedMarginMinor: m, mode: pos.mode, leverage: pos.leverage };
+      writes.push({ t: "position", account: pos.account, symbol: inst.symbol, values });
+    } else if (delta !== 0n) {
+      const v = (state.accounts.get(pos.account)!.balances.get(s) ?? 0n) + delta;
+      if (!inI64(v)) checkI64(v, `balance of ${pos.account} in ${s}`);
+      if (pos.account === INSURANCE) insuranceWrite = writes.length;
+      writes.push({ t: "balance", account: pos.account, asset: s, valueMinor: v });
     }
   }
-  d.addBalance(INSURANCE, s, paid - received, "insurance fund balance");
-  return d.effects();
+  const surplus = paid - received;
+  if (surplus !== 0n) {
+    const ins = state.accounts.get(INSURANCE);
+    const before = insuranceWrite >= 0 ? (writes[insuranceWrite] as { valueMinor: bigint }).valueMinor : (ins?.balances.get(s) ?? 0n);
+    const v = checkI64(before + surplus, "insurance fund balance");
+    const w: Effect = { t: "balance", account: INSURANCE, asset: s, valueMinor: v };
+    if (insuranceWrite >= 0) writes[insuranceWrite] = w;
+    else writes.push(w);
+    if (ins === undefined) writes.unshift({ t: "account.open", account: INSURANCE });
+  }
+  return writes;
 }

@@ -20,10 +20,15 @@ const HOLDERS = 0;
 
 export class CollateralIntervals {
   private readonly assets = new Map<string, IntervalIndex>();
+  /** The assets with intervals, in an array (read for every derived account: no iterator). */
+  readonly names: string[] = [];
 
   private of(asset: string): IntervalIndex {
     let x = this.assets.get(asset);
-    if (x === undefined) this.assets.set(asset, (x = new IntervalIndex()));
+    if (x === undefined) {
+      this.assets.set(asset, (x = new IntervalIndex()));
+      this.names.push(asset);
+    }
     return x;
   }
 
@@ -41,11 +46,6 @@ export class CollateralIntervals {
     if (x !== undefined && x.bounded(a)) x.set(a, HOLDERS, -Infinity, Infinity);
   }
 
-  /** Assets with intervals (to clear those an account no longer holds). */
-  assetNames(): IterableIterator<string> {
-    return this.assets.keys();
-  }
-
   /**
    * Calls `leave(account)` for every holder whose interval does not contain `price` (an exact
    * float, < 2^53); the entries are removed (the accounts are derived again at commit; a
@@ -53,6 +53,15 @@ export class CollateralIntervals {
    */
   leavers(asset: string, price: number, leave: (accountSlot: number) => void): void {
     this.assets.get(asset)?.leavers(HOLDERS, price, leave);
+  }
+
+  /** Bulk loads of every asset's index (IntervalIndex.beginBulk). */
+  beginBulk(): void {
+    for (const x of this.assets.values()) x.beginBulk();
+  }
+
+  endBulk(): void {
+    for (const x of this.assets.values()) x.endBulk();
   }
 
   /** The transaction committed (the leavers were derived again). */
@@ -68,6 +77,7 @@ export class CollateralIntervals {
   /** Forgets everything (a rebuild derives every account again). */
   reset(): void {
     this.assets.clear();
+    this.names.length = 0;
   }
 
   /** Test support: account a's interval of the asset, or null if unbounded. */

@@ -14,6 +14,8 @@ export class Heap {
   size = 0;
   /** Valid entries (version current, not popped). */
   live = 0;
+  /** Entries were appended since the last compaction: not a heap until `compact`. */
+  unordered = false;
 
   push(key: number, slot: number, ver: number): void {
     if (this.size === this.keys.length) this.growTo(this.size * 2);
@@ -30,6 +32,16 @@ export class Heap {
     keys[i] = key;
     slots[i] = slot;
     vers[i] = ver;
+  }
+
+  /** Appends without restoring the heap order (bulk loads: `compact` orders it afterwards). */
+  append(key: number, slot: number, ver: number): void {
+    if (this.size === this.keys.length) this.growTo(this.size * 2);
+    const i = this.size++;
+    this.keys[i] = key;
+    this.slots[i] = slot;
+    this.vers[i] = ver;
+    this.unordered = true;
   }
 
   /** Removes the top (size > 0). */
@@ -71,6 +83,7 @@ export class Heap {
     }
     this.size = n;
     for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i, keys[i]!, slots[i]!, vers[i]!);
+    this.unordered = false;
     // Give back what a burst of stale entries made it grow to (memory is per position).
     if (this.keys.length > 4 * n + 64) this.resizeTo(2 * n + 64);
   }
@@ -111,13 +124,17 @@ export class IntervalIndex {
   private groups: ([Heap, Heap] | undefined)[] = [];
   /** Valid entries popped in the current transaction: (group, kind, key, slot, version)… */
   private readonly popped: number[] = [];
+  /** Between beginBulk and endBulk: entries are appended unordered, the heaps rebuilt at the end. */
+  private bulk = false;
 
   /** Slot s's interval, in group g (a new version; the old heap entries become stale). */
   set(s: number, g: number, lo: number, hi: number): void {
     if (s >= this.ver.length) this.ensure(s);
     const v = (this.ver[s]! + 1) | 0;
     this.ver[s] = v;
-    const [hLo, hHi] = this.group(g);
+    const hs = this.group(g);
+    const hLo = hs[HEAP_LO];
+    const hHi = hs[HEAP_HI];
     const old = this.flags[s]!;
     if ((old & (1 << HEAP_LO)) !== 0) hLo.live--;
     if ((old & (1 << HEAP_HI)) !== 0) hHi.live--;
@@ -126,22 +143,47 @@ export class IntervalIndex {
     let flags = 0;
     if (lo > hi) {
       // Empty: any price event of the group pops it (one entry suffices).
-      hLo.push(Infinity, s, v);
-      hLo.live++;
+      this.add(hLo, Infinity, s, v);
       flags = 1 << HEAP_LO;
     } else {
       if (lo !== -Infinity) {
-        hLo.push(lo, s, v);
-        hLo.live++;
+        this.add(hLo, lo, s, v);
         flags |= 1 << HEAP_LO;
       }
       if (hi !== Infinity) {
-        hHi.push(-hi, s, v);
-        hHi.live++;
+        this.add(hHi, -hi, s, v);
         flags |= 1 << HEAP_HI;
       }
     }
     this.flags[s] = flags;
+  }
+
+  private add(h: Heap, key: number, s: number, v: number): void {
+    if (this.bulk) h.append(key, s, v);
+    else h.push(key, s, v);
+    h.live++;
+  }
+
+  /**
+   * Many sets to come (a large share of the entries, e.g. every holder after a funding):
+   * they are appended unordered and `endBulk` rebuilds each heap once, dropping stale
+   * entries: O(n) instead of O(k log n) pushes and a compaction. No query in between.
+   */
+  beginBulk(): void {
+    this.bulk = true;
+  }
+
+  endBulk(): void {
+    if (!this.bulk) return;
+    this.bulk = false;
+    for (const hs of this.groups) if (hs !== undefined) for (const h of hs) if (h.unordered) h.compact(this.ver);
+  }
+
+  /** Live entries over all groups (to decide whether a batch of sets is worth a bulk load). */
+  liveEntries(): number {
+    let n = 0;
+    for (const hs of this.groups) if (hs !== undefined) n += hs[HEAP_LO].live + hs[HEAP_HI].live;
+    return n;
   }
 
   /** Whether slot s has an entry (a bounded or empty interval) not popped. */

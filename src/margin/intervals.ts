@@ -21,9 +21,10 @@
 // Entities that must be recomputed at every mark event of their instruments (the full path
 // would act on them, or read their figures): system accounts, entities that overflowed, are
 // liquidatable, or whose zone differs from their margin-call latch: an empty interval.
-import { SYSTEM_ACCOUNTS, type Account, type State } from "../aggregate/state.js";
+import { SYSTEM_ACCOUNTS, type Account, type Asset, type State } from "../aggregate/state.js";
 import { CollateralIntervals, COLLATERAL_PRICE_FLOAT_MAX } from "./collateral-intervals.js";
 import { IntervalIndex } from "./interval-index.js";
+import type { AccountPositions } from "./account-positions.js";
 import {
   ACCT_CALL_ZONE, ACCT_LIQUIDATABLE, ACCT_OVERFLOW, MAX_TIERS, MODE_ISOLATED, POS_CALL_ZONE, POS_LIQUIDATABLE, POS_OVERFLOW,
   type MarginBook, type MarginEngine,
@@ -37,6 +38,9 @@ const JC_MAX = 2 ** 40;
 const TWO32 = 4294967296;
 const TWO49 = 2 ** 49;
 const TWO63 = 2 ** 63;
+const PRICE_FLOAT_MAX = BigInt(COLLATERAL_PRICE_FLOAT_MAX);
+/** Dirty accounts from which a commit may load the interval heaps in bulk. */
+const BULK_MIN = 512;
 
 /** Per-instrument constants of the bound. */
 interface InstrumentBound {
@@ -125,7 +129,8 @@ export class MarkIntervals {
   private collPrice: number[] = [];
   private collWeight: number[] = [];
 
-  constructor(readonly margin: MarginEngine, readonly state: State) {}
+  /** `positionsOf`: each account's position slots, kept by the BookSync that owns this. */
+  constructor(readonly margin: MarginEngine, readonly state: State, private readonly positionsOf: AccountPositions) {}
 
   /** The instrument's tiers changed (or may have): its bound constants are re-derived lazily. */
   invalidateInstrument(i: number): void {
@@ -152,7 +157,17 @@ export class MarkIntervals {
    * final state; derive their intervals.
    */
   commit(): void {
+    // Many accounts (a funding's holders): load the heaps in bulk and rebuild them once.
+    const bulk = this.dirtyCount >= BULK_MIN && this.dirtyCount * 4 >= this.index.liveEntries();
+    if (bulk) {
+      this.index.beginBulk();
+      this.collateral.beginBulk();
+    }
     for (let j = 0; j < this.dirtyCount; j++) this.deriveAccount(this.dirty[j]!);
+    if (bulk) {
+      this.index.endBulk();
+      this.collateral.endBulk();
+    }
     this.clearDirty();
     this.index.commit();
     this.collateral.commit();
@@ -177,7 +192,11 @@ export class MarkIntervals {
     this.bounds = [];
     this.clearDirty();
     const n = this.state.accountsBySlot.length;
+    this.index.beginBulk();
+    this.collateral.beginBulk();
     for (let a = 0; a < n; a++) this.deriveAccount(a);
+    this.index.endBulk();
+    this.collateral.endBulk();
   }
 
   // ------------------------------------------------------------------------- queries
@@ -272,6 +291,37 @@ export class MarkIntervals {
    * assets it no longer holds.
    */
   private exposures(a: number, acct: Account): number {
+    const n = this.holdsCollateral(acct) ? this.collateralExposures(acct) : 0;
+    // Clear the intervals of assets it no longer holds.
+    const names = this.collateral.names;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k]!;
+      let held = false;
+      for (let j = 0; j < n; j++) if (this.collAssets[j] === name) held = true;
+      if (!held) this.collateral.clear(name, a);
+    }
+    return n;
+  }
+
+  /** False when the account holds nothing or the settlement asset alone (most accounts: no iteration). */
+  private holdsCollateral(acct: Account): boolean {
+    const balances = acct.balances;
+    const size = balances.size;
+    if (size === 0) return false;
+    const settlement = this.state.settlementAsset;
+    return !(size === 1 && settlement !== null && balances.has(settlement));
+  }
+
+  /** Per asset object (immutable but for its price): 1e8 − haircut as a Number (no BigInt per derivation). */
+  private readonly haircutFactors = new WeakMap<Asset, number>();
+
+  private haircutFactor(asset: Asset): number {
+    let f = this.haircutFactors.get(asset);
+    if (f === undefined) this.haircutFactors.set(asset, (f = Number(RATE - asset.haircutE8)));
+    return f;
+  }
+
+  private collateralExposures(acct: Account): number {
     let n = 0;
     const s = this.state;
     const settlement = s.settlementAsset;
@@ -283,19 +333,14 @@ export class MarkIntervals {
       // V = floor(amount·p·(1e8 − h)·10^sd / (1e16·10^d)): c = |amount|·(1e8 − h)·10^(sd − d)/1e16,
       // a few roundings (relative ≪ 2^-45), so (1 + 2^-40) makes it an upper bound. (Balances
       // are never negative; |amount| keeps the bound sound regardless.)
-      const c = ((Math.abs(Number(amount)) * Number(RATE - asset.haircutE8) * 10 ** sDecimals) / 1e16 / 10 ** asset.decimals) * (1 + 2 ** -40);
+      const c = ((Math.abs(Number(amount)) * this.haircutFactor(asset) * 10 ** sDecimals) / 1e16 / 10 ** asset.decimals) * (1 + 2 ** -40);
       const pe = asset.priceE8;
-      const p = pe < BigInt(COLLATERAL_PRICE_FLOAT_MAX) ? Number(pe) : -1;
+      const p = pe < PRICE_FLOAT_MAX ? Number(pe) : -1;
       this.collAssets[n] = name;
       this.collC[n] = c;
       this.collPrice[n] = p;
       this.collWeight[n] = c * (p > 1 ? p : 1);
       n++;
-    }
-    for (const name of this.collateral.assetNames()) {
-      let held = false;
-      for (let j = 0; j < n; j++) if (this.collAssets[j] === name) held = true;
-      if (!held) this.collateral.clear(name, a);
     }
     return n;
   }
@@ -325,7 +370,8 @@ export class MarkIntervals {
     const acct = this.state.accountsBySlot[a];
     if (acct === undefined) return;
     const nColl = this.exposures(a, acct);
-    if (acct.positions.size === 0 && nColl === 0) return;
+    const lists = this.positionsOf;
+    if (lists.count[a] === 0 && nColl === 0) return;
     this.derived++;
     const b = this.margin.book;
     const w = this.views();
@@ -337,8 +383,9 @@ export class MarkIntervals {
     let crossOk = true;
     let sumWeight = 0;
     let magPos = 0;
-    for (const pos of acct.positions.values()) {
-      const p = pos.slot;
+    const next = lists.next;
+    for (let q = lists.first[a]!; q !== 0; q = next[q - 1]!) {
+      const p = q - 1;
       const i = instOf[p]!;
       if (qw[2 * p] === 0 && qw[2 * p + 1] === 0) {
         // Flat: its figures do not depend on the mark.

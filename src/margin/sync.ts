@@ -1,28 +1,81 @@
 // State → margin book. The aggregate's objects are the truth; the book (structure-of-arrays,
 // in WASM linear memory for the kernel) mirrors what the kernel reads. After each event the
 // pipeline syncs what the effects touched, then asks the kernel for figures.
-import { checkI64 } from "../numbers/int.js";
+import { inI64 } from "../numbers/int.js";
 import type { Effect } from "../aggregate/effects.js";
 import { crossBaseMinor } from "../aggregate/collateral.js";
 import type { Account, Instrument, Position, State } from "../aggregate/state.js";
 import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, SUM_OVERFLOW_ACCOUNTS, SUM_OVERFLOW_POSITIONS, type MarginEngine } from "./engine.js";
 import { MarkIntervals } from "./intervals.js";
 import { COLLATERAL_PRICE_FLOAT_MAX } from "./collateral-intervals.js";
+import { AccountPositions } from "./account-positions.js";
 
 /** The accounts whose figures an event's effects can change (by account slot). */
 export interface Touched {
-  readonly accounts: Set<number>;
+  readonly accounts: SlotList;
   /** Instruments whose tiers changed (or, without mark intervals, whose mark moved): all their positions' accounts are affected. */
-  readonly instruments: Set<number>;
+  readonly instruments: SmallSet<number>;
   /** With mark intervals: instruments whose mark moved (only the accounts whose intervals it leaves are affected). */
-  readonly marks: Set<number>;
+  readonly marks: SmallSet<number>;
   /** Assets whose price or haircut changed: the base equity of every holder is stale. */
-  readonly assets: Set<string>;
+  readonly assets: SmallSet<string>;
   /**
    * With mark intervals: collateral assets whose price moved (only the holders whose
    * collateral interval it leaves are affected; the others' bases are refreshed lazily).
    */
-  readonly collateral: Set<string>;
+  readonly collateral: SmallSet<string>;
+}
+
+/**
+ * A set of a few values (instruments, assets: one or two per event) kept in an array: every
+ * event creates several, and a Set costs a hash table each.
+ */
+export class SmallSet<T> implements Iterable<T> {
+  readonly items: T[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  has(v: T): boolean {
+    return this.items.includes(v);
+  }
+
+  add(v: T): this {
+    if (!this.items.includes(v)) this.items.push(v);
+    return this;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+
+  [Symbol.iterator](): IterableIterator<T> {
+    return this.items.values();
+  }
+}
+
+/**
+ * Account slots, duplicates allowed: `collect` dedupes them (by epoch stamps) in order of
+ * first appearance, as a Set would have. A push per effect instead of a hash insert (a
+ * funding event adds every holder: 100k inserts into a growing Set cost more than the kernel).
+ */
+export class SlotList implements Iterable<number> {
+  readonly items: number[] = [];
+
+  /** Entries, duplicates included: 0 exactly when empty. */
+  get size(): number {
+    return this.items.length;
+  }
+
+  add(slot: number): this {
+    this.items.push(slot);
+    return this;
+  }
+
+  [Symbol.iterator](): IterableIterator<number> {
+    return this.items.values();
+  }
 }
 
 /**
@@ -31,8 +84,10 @@ export interface Touched {
  */
 export const BASE_OVERFLOW = -2;
 
+const PRICE_FLOAT_MAX = BigInt(COLLATERAL_PRICE_FLOAT_MAX);
+
 export function emptyTouched(): Touched {
-  return { accounts: new Set(), instruments: new Set(), marks: new Set(), assets: new Set(), collateral: new Set() };
+  return { accounts: new SlotList(), instruments: new SmallSet(), marks: new SmallSet(), assets: new SmallSet(), collateral: new SmallSet() };
 }
 
 export class BookSync {
@@ -45,8 +100,11 @@ export class BookSync {
   /** Inside a transaction: accounts whose state changed (or whose intervals a mark left) get new intervals at commit. */
   private tracking = false;
 
+  /** Each account's position slots (no map iteration per collected or derived account). */
+  readonly positionsOf = new AccountPositions();
+
   constructor(readonly margin: MarginEngine, readonly state: State, opts: { markIntervals?: boolean } = {}) {
-    this.intervals = opts.markIntervals === true ? new MarkIntervals(margin, state) : null;
+    this.intervals = opts.markIntervals === true ? new MarkIntervals(margin, state, this.positionsOf) : null;
   }
 
   /** Starts a transaction (mark intervals: changed accounts are recorded for the commit). */
@@ -97,6 +155,7 @@ export class BookSync {
     for (const inst of this.state.instrumentsBySlot) this.writeInstrument(inst);
     for (const pos of this.state.positionsBySlot) this.writePosition(pos);
     for (const acct of this.state.accountsBySlot) this.writeAccountBase(acct);
+    this.positionsOf.rebuild(this.state);
     this.holders.clear();
     for (const acct of this.state.accountsBySlot) {
       for (const [asset, v] of acct.balances) if (asset !== this.state.settlementAsset && v !== 0n) this.noteHolding(asset, acct.slot, true);
@@ -187,17 +246,31 @@ export class BookSync {
       e.set(this.baseEpoch);
       this.baseEpoch = e;
     }
-    const base = crossBaseMinor(this.state, acct);
-    try {
-      this.margin.book.acct_base_minor[acct.slot] = checkI64(base, "cross base equity");
-      // Stamped current only on success: a failed (overflowing) base is retried by the next
-      // computation rather than read as 0.
-      this.baseEpoch[acct.slot] = this.collateralEpoch;
-      return true;
-    } catch {
+    const base = this.baseOf(acct);
+    if (!inI64(base)) {
       this.margin.book.acct_base_minor[acct.slot] = 0n;
       return false;
     }
+    this.margin.book.acct_base_minor[acct.slot] = base;
+    // Stamped current only on success: a failed (overflowing) base is retried by the next
+    // computation rather than read as 0.
+    this.baseEpoch[acct.slot] = this.collateralEpoch;
+    return true;
+  }
+
+  /** B + Σ collateral (crossBaseMinor); an account holding the settlement asset alone (most) needs no valuation. */
+  private baseOf(acct: Account): bigint {
+    const settlement = this.state.settlementAsset;
+    const balances = acct.balances;
+    if (settlement !== null) {
+      const n = balances.size;
+      if (n === 0) return 0n;
+      if (n === 1) {
+        const v = balances.get(settlement);
+        if (v !== undefined) return v;
+      }
+    }
+    return crossBaseMinor(this.state, acct);
   }
 
   /**
@@ -253,14 +326,18 @@ export class BookSync {
           const acct = s.accounts.get(e.account)!;
           // A slot may be reused after a rollback removed an account: start unlatched.
           this.margin.book.acct_call_latch[acct.slot] = 0;
+          this.positionsOf.relist(acct);
           this.writeAccountBase(acct);
           touched.accounts.add(acct.slot);
           this.dirty(acct.slot);
           break;
         }
-        case "position.remove":
+        case "position.remove": {
           this.invalidateFor(e.account, e.symbol);
+          const acct = s.accounts.get(e.account);
+          if (acct !== undefined) this.positionsOf.relist(acct);
           break;
+        }
         case "instrument.remove":
           // evolve popped the last slot; a later instrument may reuse it.
           this.instCache.delete(s.instrumentsBySlot.length);
@@ -304,7 +381,7 @@ export class BookSync {
       }
     }
     // A price or haircut change reaches only the accounts holding the asset.
-    for (const asset of touched.assets) {
+    for (const asset of touched.assets.items) {
       for (const slot of this.holders.get(asset) ?? []) {
         ok = this.writeAccountBase(s.accountsBySlot[slot]!) && ok;
         touched.accounts.add(slot);
@@ -320,7 +397,12 @@ export class BookSync {
         this.dirty(acct.slot);
       }
     }
-    if (added !== null) for (const [account, symbols] of added) this.positionsAdded(account, symbols);
+    if (added !== null) {
+      for (const [account, symbols] of added) {
+        this.positionsOf.relist(s.accounts.get(account)!);
+        this.positionsAdded(account, symbols);
+      }
+    }
     this.positionsSeen = s.positionsBySlot.length;
     return ok;
   }
@@ -380,7 +462,7 @@ export class BookSync {
       if (!same(c.accounts, c.accountCount, fresh.accounts, fresh.accountCount)) return `instrument ${i}: cached accounts differ`;
       if (!same(c.positions, c.positionCount, fresh.positions, fresh.positionCount)) return `instrument ${i}: cached positions differ`;
     }
-    return null;
+    return this.positionsOf.check(this.state);
   }
 
   private invalidateFor(accountName: string, symbol: string): void {
@@ -424,11 +506,16 @@ export class BookSync {
   private addAccount(a: number): void {
     if (this.stamp[a] === this.epoch) return;
     this.stamp[a] = this.epoch;
-    const acct = this.state.accountsBySlot[a]!;
-    if (acct.positions.size === 0) this.emptyAccounts.push(a);
-    this.ensureCollectionRoom(this.listCount + acct.positions.size, this.accountCount + 1);
+    const lists = this.positionsOf;
+    const n = lists.count[a]!;
+    if (n === 0) this.emptyAccounts.push(a);
+    this.ensureCollectionRoom(this.listCount + n, this.accountCount + 1);
     this.accounts[this.accountCount++] = a;
-    for (const pos of acct.positions.values()) this.list[this.listCount++] = pos.slot;
+    const list = this.list;
+    const next = lists.next;
+    let count = this.listCount;
+    for (let q = lists.first[a]!; q !== 0; q = next[q - 1]!) list[count++] = q - 1;
+    this.listCount = count;
   }
 
   /** Builds the collection for what the effects touched. */
@@ -440,7 +527,7 @@ export class BookSync {
     this.accountCount = 0;
     this.emptyAccounts.length = 0;
     let first = true;
-    for (const i of touched.instruments) {
+    for (const i of touched.instruments.items) {
       if (i >= s.instrumentsBySlot.length) continue;
       if (first) {
         // The common case (mark, funding): copy the cached lists wholesale.
@@ -463,20 +550,25 @@ export class BookSync {
         for (const pos of s.instrumentsBySlot[i]!.positions) this.addAccount(s.accounts.get(pos.account)!.slot);
       }
     }
-    for (const a of touched.accounts) if (a < s.accountsBySlot.length) this.addAccount(a);
+    const touchedAccounts = touched.accounts.items;
+    const nAccounts = s.accountsBySlot.length;
+    for (let j = 0; j < touchedAccounts.length; j++) {
+      const a = touchedAccounts[j]!;
+      if (a < nAccounts) this.addAccount(a);
+    }
     const iv = this.intervals;
     if (iv !== null) {
       // A mark move: only the accounts of positions whose interval it leaves (an instrument
       // also in `instruments` had all its holders added above).
-      for (const i of touched.marks) {
+      for (const i of touched.marks.items) {
         if (i >= s.instrumentsBySlot.length || touched.instruments.has(i)) continue;
         iv.leavers(i, Number(s.instrumentsBySlot[i]!.markTicks), this.addLeaver);
       }
       // A collateral price move: only the holders whose collateral interval it leaves.
-      for (const name of touched.collateral) {
+      for (const name of touched.collateral.items) {
         const asset = s.assets.get(name);
         if (asset === undefined) continue;
-        if (asset.priceE8 >= BigInt(COLLATERAL_PRICE_FLOAT_MAX)) {
+        if (asset.priceE8 >= PRICE_FLOAT_MAX) {
           for (const a of this.holdersOf(name)) this.addLeaver(a);
         } else {
           iv.collateral.leavers(name, Number(asset.priceE8), this.addLeaver);
