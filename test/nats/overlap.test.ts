@@ -1,0 +1,120 @@
+// Groups in flight (serve applies the next group while the previous one's outputs are
+// published and acked): an ack never precedes the fsync of its records, acks go out in
+// stream order, the depth is bounded (with output publishing stalled, serve journals at most
+// one more group and then waits), and once publishing resumes everything completes exactly
+// once. Stalling is real: the nats-server process is stopped (SIGSTOP) under serve.
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { stateHash } from "../../src/aggregate/snapshot.js";
+import { readJournal, RECORD_KIND_INPUT } from "../../src/journal/index.js";
+import { connectForever } from "../../src/nats/connect.js";
+import { silentLogger } from "../../src/nats/log.js";
+import { publishLog } from "../../src/nats/publish.js";
+import { ServeHandle } from "../../src/nats/serve.js";
+import type { LocalNatsServer } from "../../src/nats/local-server.js";
+import { readStream, reference, startServer, tempDir, waitFor, writeMarket } from "./harness.js";
+
+const log = silentLogger();
+
+describe("serve with two groups in flight", () => {
+  let server: LocalNatsServer;
+  let dir: string;
+  let nc: NatsConnection;
+  let serve: ServeHandle | undefined;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    server = await startServer();
+    nc = await connectForever({ url: server.url, name: "test", log });
+  });
+  afterAll(async () => {
+    if (server?.pid !== undefined) process.kill(server.pid, "SIGCONT");
+    await serve?.stop();
+    await nc?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+    vi.restoreAllMocks();
+  });
+
+  test("outputs stalled: at most one more group is journaled, nothing past the fsync is acked early; then all exactly once", async () => {
+    const file = join(dir, "market.ndjson");
+    writeMarket(file, { seed: 5, accounts: 150, events: 8000 });
+    const ref = await reference(file);
+    expect(ref.outputs.length).toBeGreaterThan(500);
+    // The whole log in the stream first, so serve has the next groups in hand at once.
+    const pub = await publishLog(nc, file, { batch: 100, log });
+    expect(pub.entries).toBe(ref.seq);
+
+    // Every ack serve sends, with how far its journal was fsync'd at that instant.
+    const probe = await (await jetstream(nc).consumers.get("MMC_IN")).next();
+    const proto = Object.getPrototypeOf(probe) as { ack(this: JsMsg): void };
+    const ack = proto.ack;
+    const acks: { streamSeq: number; durableSeq: number }[] = [];
+    vi.spyOn(proto, "ack").mockImplementation(function (this: JsMsg) {
+      acks.push({ streamSeq: this.seq, durableSeq: serve!.status().durableSeq });
+      ack.call(this);
+    });
+
+    const groupMaxEntries = 2000;
+    let firstGroupSeq = 0;
+    const journal = join(dir, "serve.journal");
+    serve = await ServeHandle.start({
+      url: server.url, journal, log, query: false, groupMaxEntries, groupsInFlight: 2,
+      onGroup: (g) => {
+        if (firstGroupSeq === 0) {
+          // The first group is stored and acked: stall the server before any other is.
+          firstGroupSeq = g.seq;
+          process.kill(server.pid!, "SIGSTOP");
+        }
+      },
+    });
+    await waitFor("the first group", () => firstGroupSeq > 0);
+    // Serve goes on with what it holds: at most one more group is applied and fsync'd, and
+    // then it waits for the stalled one (its outputs cannot be stored).
+    let last = -1;
+    await waitFor("serve to stop advancing", async () => {
+      const s = serve!.status().seq;
+      const still = s === last;
+      last = s;
+      return still;
+    }, 30_000, 400);
+    const stalled = serve.status();
+    expect(stalled.groups).toBe(1);
+    expect(stalled.durableSeq).toBe(stalled.seq);
+    expect(stalled.seq).toBeGreaterThan(firstGroupSeq);
+    // Two groups after the first (one would be the old one-group-at-a-time loop), each
+    // closing once it reaches groupMaxEntries (a message of 100 entries is never split).
+    expect(stalled.seq - firstGroupSeq).toBeGreaterThan(groupMaxEntries);
+    expect(stalled.seq - firstGroupSeq).toBeLessThanOrEqual(2 * (groupMaxEntries + 99));
+    const acksStalled = acks.length;
+
+    process.kill(server.pid!, "SIGCONT");
+    await waitFor("serve to apply the whole log", () => serve!.status().seq >= ref.seq && (serve!.status().outputsStored?.seq ?? 0) >= ref.outputs.at(-1)!.seq, 60_000);
+    await waitFor("every message acked", async () => {
+      const ci = await (await jetstreamManager(nc)).consumers.info("MMC_IN", "mmc-serve");
+      return ci.num_ack_pending === 0 && ci.ack_floor.stream_seq === pub.lastStreamSeq;
+    });
+    expect(stateHash(serve.core.state)).toBe(ref.hash);
+    await serve.stop();
+    serve = undefined;
+
+    // An ack never precedes the fsync of its message's records, and acks go in stream order.
+    const lastSeqOf = new Map<number, number>();
+    for (const r of readJournal(journal)) if (r.kind === RECORD_KIND_INPUT) lastSeqOf.set(r.sourceSeq, r.seq);
+    expect(acks.length).toBe(pub.messages);
+    // While stalled, only the first group's messages were acked.
+    expect(lastSeqOf.get(acks[acksStalled - 1]!.streamSeq)).toBe(firstGroupSeq);
+    for (let i = 0; i < acks.length; i++) {
+      const a = acks[i]!;
+      expect(a.durableSeq).toBeGreaterThanOrEqual(lastSeqOf.get(a.streamSeq)!);
+      if (i > 0) expect(a.streamSeq).toBeGreaterThan(acks[i - 1]!.streamSeq);
+    }
+    const stored = await readStream(nc, "MMC_OUT");
+    expect(stored.map((m) => m.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
+    expect(stored.map((m) => m.payload)).toEqual(ref.outputs.map((o) => o.payload));
+  });
+});
