@@ -675,6 +675,7 @@ export class ServeHandle {
         this.journal.sync();
         this.metrics.fsyncSeconds.observe((performance.now() - t1) / 1000);
         this.maybeSnapshot();
+        this.log.debug({ seq: group.seq, sourceSeq: group.sourceSeq, inFlight: this.flushing.length + 1 }, "group journaled");
       }
       // A delivery-sequence break: the pump recreates the consumer after the journal's end.
       if (this.recreateRequested) this.msgs?.stop();
@@ -793,7 +794,7 @@ export class ServeHandle {
     this.metrics.groupMessages.observe(g.toAck.length);
     this.metrics.groupSeconds.observe((performance.now() - g.t0) / 1000);
     const info: GroupInfo = { seq: g.seq, sourceSeq: g.sourceSeq, messages: g.toAck.length, entries: g.entries, outputs: g.outs.length };
-    this.log.debug({ ...info, ms: Math.round(performance.now() - g.t0) }, "group applied");
+    this.log.debug({ ...info, ms: Math.round(performance.now() - g.t0) }, "group flushed");
     this.opts.onGroup?.(info);
   }
 
