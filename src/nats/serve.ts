@@ -1,7 +1,7 @@
 // `mmc serve`: a durable pull consumer on the input stream feeding the Core, with the
 // journal as the source of truth for progress.
 //
-// Per group of messages (whatever arrived while the previous group was being flushed):
+// Per group of messages (whatever arrived while the previous group was being applied):
 //   1. each message: skip it if its stream seq is already journaled (ack it with the
 //      group); else decode it (one JSON event or a binary batch; bad → a raw entry), and
 //      for each entry `core.apply` → journal input record (with the stream seq) → journal
@@ -9,6 +9,11 @@
 //   2. journal.sync() — one fdatasync for the group;
 //   3. publish the group's outputs (msg ids `<seq>.<index>`, in order, awaiting acks);
 //   4. ack the group's messages.
+// Steps 3–4 of a group (its flush) run while the next group goes through 1–2: the core is
+// busy while acks travel. Flushes are chained (group N+1's outputs and acks strictly after
+// N's), and at most `groupsInFlight` (2) groups are between delivery and ack: the next one
+// is taken only when that many minus one are still flushing. Applying yields to the event
+// loop every 1000 entries so the flush in hand progresses meanwhile.
 // A crash anywhere leaves: journal ⊇ acked messages, and output stream ⊆ journal outputs.
 // Restart: replay the journal into a fresh Core; republish journaled outputs past the
 // output stream's high-water mark; resume the consumer at the journal's position; skip
