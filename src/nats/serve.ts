@@ -226,6 +226,8 @@ export class ServeHandle {
   private pumping = false;
   /** Flushes (outputs, then acks) of applied groups, oldest first; each waits for its predecessor. */
   private flushing: Promise<void>[] = [];
+  /** Rejections by code since the last group ended (a labelled counter costs ~1 µs per call). */
+  private readonly rejectedCounts = new Map<string, number>();
   /** Set when serve fails: flushes still under way skip their acks. */
   private failed = false;
   private stopping = false;
@@ -752,6 +754,8 @@ export class ServeHandle {
       toAck.push(msg);
       this.metrics.messages.inc({ outcome: "applied" });
     }
+    for (const [code, n] of this.rejectedCounts) this.metrics.rejected.inc({ code }, n);
+    this.rejectedCounts.clear();
     if (toAck.length === 0) return null;
     return { toAck, outs, entries, seq: this.core.state.seq, sourceSeq: this.appliedSource, t0 };
   }
@@ -816,7 +820,10 @@ export class ServeHandle {
     const sizeCode = sizeRejectionOf(entry);
     for (let i = 0; i < r.outputs.length; i++) {
       const out = r.outputs[i]!;
-      if (out.type === "rejected") this.metrics.rejected.inc({ code: sizeCode ?? out.code });
+      if (out.type === "rejected") {
+        const code = sizeCode ?? out.code;
+        this.rejectedCounts.set(code, (this.rejectedCounts.get(code) ?? 0) + 1);
+      }
       // The journal keeps the core's conclusion exactly (replay audits it); the message may
       // differ only in the oversized-message code.
       const derived = encodeDerived(out);
