@@ -12,8 +12,8 @@
 // Steps 3–4 of a group (its flush) run while the next group goes through 1–2: the core is
 // busy while acks travel. Flushes are chained (group N+1's outputs and acks strictly after
 // N's), and at most `groupsInFlight` (2) groups are between delivery and ack: the next one
-// is taken only when that many minus one are still flushing. Applying yields to the event
-// loop every 1000 entries so the flush in hand progresses meanwhile.
+// is taken only while fewer than that many are flushing. Applying yields to the event loop
+// every 1000 entries so the flush in hand progresses meanwhile.
 // A crash anywhere leaves: journal ⊇ acked messages, and output stream ⊆ journal outputs.
 // Restart: replay the journal into a fresh Core; republish journaled outputs past the
 // output stream's high-water mark; resume the consumer at the journal's position; skip
@@ -665,7 +665,7 @@ export class ServeHandle {
         continue;
       }
       // Back-pressure: at most `inFlight` groups between delivery and ack (the one about
-      // to be applied and those whose fsync, outputs and acks are still under way).
+      // to be applied and those whose outputs and acks are still under way).
       while (this.flushing.length >= inFlight) await this.flushing[0];
       // One event-loop turn first: a wake-up runs as soon as the first message is queued,
       // and without the turn each group would hold that one message (one fsync each).
