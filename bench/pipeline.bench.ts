@@ -15,6 +15,7 @@
 //   steady      the throughput run again on the steady market (`calm`: no crash, rare
 //               liquidations), end to end with the real core: an ordinary day.
 // `mmc bench` wires this; run directly: node dist/bench/pipeline.bench.js [--events N] …
+// [--groups-in-flight 1|2] (serve's default is 2; 1 = one group at a time, for A/B).
 import { pathToFileURL } from "node:url";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -67,6 +68,8 @@ export interface PipelineBenchOptions {
   layerOutputs?: "none" | "recorded";
   /** Also run end to end on the steady market (default true). */
   steady?: boolean;
+  /** serve's groups between delivery and ack (default: serve's, 2; 1 = one group at a time). */
+  groupsInFlight?: number;
 }
 
 /**
@@ -124,6 +127,9 @@ export interface PipelineBenchResult {
   steady: SteadyResult | null;
   server_version: string;
 }
+
+/** serve settings under test (A/B within one build). */
+type ServeTuning = { groupsInFlight?: number };
 
 function percentile(sorted: readonly bigint[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -190,7 +196,7 @@ function procCpuSeconds(pid: number | undefined): number | null {
 /** End to end on the steady market: fresh streams and journal, publish, serve drains, real core. */
 async function runSteady(
   server: LocalNatsServer, nc: NatsConnection, dir: string, events: number, accounts: number, seed: number, batch: number,
-  inflight: number, settings: { storage: "file" | "memory" },
+  inflight: number, settings: { storage: "file" | "memory" }, serveOpts: ServeTuning,
 ): Promise<SteadyResult> {
   const log = silentLogger();
   const entries = toEntries(generateMarketLines({ seed, accounts, events, calm: true }));
@@ -202,7 +208,7 @@ async function runSteady(
     reached = resolve;
   });
   const serve = await ServeHandle.start({
-    url: server.url, journal: join(dir, "steady.journal"), log, query: false, settings,
+    ...serveOpts, url: server.url, journal: join(dir, "steady.journal"), log, query: false, settings,
     onGroup: (g) => {
       if (g.seq >= entries.length) reached();
     },
@@ -222,7 +228,7 @@ async function runSteady(
 
 async function runLayer(
   server: LocalNatsServer, nc: NatsConnection, dir: string, entries: readonly LogEntry[], batches: readonly Uint8Array[],
-  inflight: number, settings: { storage: "file" | "memory" }, outputsMode: "none" | "recorded",
+  inflight: number, settings: { storage: "file" | "memory" }, outputsMode: "none" | "recorded", serveOpts: ServeTuning,
 ): Promise<LayerResult> {
   const log = silentLogger();
   let recorded: (readonly OutputEvent[])[] | undefined;
@@ -240,7 +246,7 @@ async function runLayer(
     reached = resolve;
   });
   const serve = await ServeHandle.start({
-    url: server.url, journal: join(dir, "layer.journal"), log, query: false, settings, core: stubCore(recorded),
+    ...serveOpts, url: server.url, journal: join(dir, "layer.journal"), log, query: false, settings, core: stubCore(recorded),
     onGroup: (g) => {
       groups++;
       if (g.seq >= entries.length) reached();
@@ -305,6 +311,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
   const batch = opts.batch ?? 1000;
   const inflight = opts.inflight ?? 8;
   const marks = opts.latencyMarks ?? 1000;
+  const serveOpts: ServeTuning = opts.groupsInFlight === undefined ? {} : { groupsInFlight: opts.groupsInFlight };
   const log = silentLogger();
   const dir = mkdtempSync(join(tmpdir(), "mmc-bench-"));
   const server = await LocalNatsServer.start();
@@ -321,7 +328,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     let target = entries.length;
     let reached: (() => void) | null = null;
     const serve = await ServeHandle.start({
-      url: server.url, journal: join(dir, "bench.journal"), log, query: false, settings,
+      ...serveOpts, url: server.url, journal: join(dir, "bench.journal"), log, query: false, settings,
       ...(opts.core === "stub" ? { core: stubCore() } : {}),
       onGroup: (g) => {
         groups++;
@@ -359,7 +366,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
         reached = resolve;
       });
       const serve2 = await ServeHandle.start({
-        url: server.url, journal: join(dir, "latency.journal"), log, query: false, settings,
+        ...serveOpts, url: server.url, journal: join(dir, "latency.journal"), log, query: false, settings,
         onGroup: (g) => {
           if (g.seq >= target && reached !== null) reached();
         },
@@ -407,10 +414,10 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
       await serve2.stop();
     }
 
-    const layer = opts.layer === false ? null : await runLayer(server, nc, dir, entries, batches, inflight, settings, opts.layerOutputs ?? "none");
+    const layer = opts.layer === false ? null : await runLayer(server, nc, dir, entries, batches, inflight, settings, opts.layerOutputs ?? "none", serveOpts);
     const steady = opts.steady === false || opts.core === "stub"
       ? null
-      : await runSteady(server, nc, dir, events, opts.accounts ?? 2000, opts.seed ?? 42, batch, inflight, settings);
+      : await runSteady(server, nc, dir, events, opts.accounts ?? 2000, opts.seed ?? 42, batch, inflight, settings, serveOpts);
 
     return {
       events: entries.length,
@@ -444,6 +451,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       events: { type: "string" }, accounts: { type: "string" }, seed: { type: "string" }, batch: { type: "string" },
       marks: { type: "string" }, interval: { type: "string" }, load: { type: "string" }, storage: { type: "string" },
       core: { type: "string" }, layer: { type: "string" }, "layer-outputs": { type: "string" }, steady: { type: "string" },
+      "groups-in-flight": { type: "string" },
     },
   });
   const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -455,6 +463,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     layer: values.layer !== "off",
     layerOutputs: values["layer-outputs"] === "recorded" ? "recorded" : "none",
     steady: values.steady !== "off",
+    groupsInFlight: num(values["groups-in-flight"]),
   });
   process.stdout.write(JSON.stringify(r, null, 2) + "\n");
 }

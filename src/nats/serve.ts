@@ -1,7 +1,7 @@
 // `mmc serve`: a durable pull consumer on the input stream feeding the Core, with the
 // journal as the source of truth for progress.
 //
-// Per group of messages (whatever arrived while the previous group was being flushed):
+// Per group of messages (whatever arrived while the previous group was being applied):
 //   1. each message: skip it if its stream seq is already journaled (ack it with the
 //      group); else decode it (one JSON event or a binary batch; bad → a raw entry), and
 //      for each entry `core.apply` → journal input record (with the stream seq) → journal
@@ -9,6 +9,11 @@
 //   2. journal.sync() — one fdatasync for the group;
 //   3. publish the group's outputs (msg ids `<seq>.<index>`, in order, awaiting acks);
 //   4. ack the group's messages.
+// Steps 3–4 of a group (its flush) run while the next group goes through 1–2: the core is
+// busy while acks travel. Flushes are chained (group N+1's outputs and acks strictly after
+// N's), and at most `groupsInFlight` (2) groups are between delivery and ack: the next one
+// is taken only while fewer than that many are flushing. Applying yields to the event loop
+// every 1000 entries so the flush in hand progresses meanwhile.
 // A crash anywhere leaves: journal ⊇ acked messages, and output stream ⊆ journal outputs.
 // Restart: replay the journal into a fresh Core; republish journaled outputs past the
 // output stream's high-water mark; resume the consumer at the journal's position; skip
@@ -79,6 +84,11 @@ export interface ServeOptions {
    * never split), which bounds the time from delivery to ack well under ack_wait.
    */
   readonly groupMaxEntries?: number;
+  /**
+   * Groups between delivery and ack (default 2): the next group is applied while the
+   * previous one's outputs are published and acked. 1 = one group at a time.
+   */
+  readonly groupsInFlight?: number;
   readonly log?: Logger;
   /** Called after each group is flushed and acked. */
   readonly onGroup?: (g: GroupInfo) => void;
@@ -165,6 +175,20 @@ interface Queued {
   readonly epoch: number;
 }
 
+/** A group applied and journaled (fsync'd), waiting for its outputs to be stored and its acks. */
+interface AppliedGroup {
+  readonly toAck: JsMsg[];
+  readonly outs: PendingOutput[];
+  readonly entries: number;
+  /** Core seq and stream seq after the group's last entry. */
+  readonly seq: number;
+  readonly sourceSeq: number;
+  readonly t0: number;
+}
+
+/** While applying a group, yield to the event loop after this many entries (see applyGroup). */
+const YIELD_EVERY_ENTRIES = 1000;
+
 export class ServeHandle {
   private coreRef: Core;
   readonly metrics: ServeMetrics;
@@ -200,6 +224,12 @@ export class ServeHandle {
   private recreateReason = "";
   private fatal: Error | null = null;
   private pumping = false;
+  /** Flushes (outputs, then acks) of applied groups, oldest first; each waits for its predecessor. */
+  private flushing: Promise<void>[] = [];
+  /** Rejections by code since the last group ended (a labelled counter costs ~1 µs per call). */
+  private readonly rejectedCounts = new Map<string, number>();
+  /** Set when serve fails: flushes still under way skip their acks. */
+  private failed = false;
   private stopping = false;
   private applied = 0;
   private skipped = 0;
@@ -549,8 +579,11 @@ export class ServeHandle {
       this.resolveDone();
     } catch (err) {
       this.stopping = true;
+      this.failed = true;
       this.msgs?.stop();
-      this.log.error({ err: (err as Error).stack ?? String(err) }, "serve: fatal error; stopping without acknowledging the group in hand");
+      this.log.error({ err: (err as Error).stack ?? String(err) }, "serve: fatal error; stopping without acknowledging the groups in hand");
+      this.publisher?.abort();
+      await this.drainFlushes();
       await this.shutdown().catch(() => {});
       this.rejectDone(err);
     }
@@ -611,6 +644,7 @@ export class ServeHandle {
 
   private async processLoop(): Promise<void> {
     const groupMax = this.opts.groupMaxMessages ?? 512;
+    const inFlight = this.opts.groupsInFlight ?? 2;
     for (;;) {
       while (this.queue.length === 0 && !this.stopping) {
         await new Promise<void>((resolve) => {
@@ -619,6 +653,8 @@ export class ServeHandle {
         this.wake = null;
       }
       if (this.stopping) {
+        // Finish the groups in hand (a failed one makes the rest skip their acks).
+        await this.drainFlushes();
         if (this.fatal !== null) throw this.fatal;
         return;
       }
@@ -628,6 +664,9 @@ export class ServeHandle {
         await sleep(5);
         continue;
       }
+      // Back-pressure: at most `inFlight` groups between delivery and ack (the one about
+      // to be applied and those whose outputs and acks are still under way).
+      while (this.flushing.length >= inFlight) await this.flushing[0];
       // One event-loop turn first: a wake-up runs as soon as the first message is queued,
       // and without the turn each group would hold that one message (one fsync each).
       // The turn lets the client hand over what it has already read (measured: ~10× fewer
@@ -635,17 +674,43 @@ export class ServeHandle {
       await setImmediatePromise();
       if (this.stopping || this.recreateRequested) continue;
       const batch = this.queue.splice(0, groupMax).filter((q) => q.epoch === this.epoch);
-      if (batch.length > 0) await this.processGroup(batch);
+      if (batch.length === 0) continue;
+      const group = await this.applyGroup(batch);
+      if (group !== null) {
+        // The group's records are fsync'd before anything of it leaves (outputs, acks).
+        const t1 = performance.now();
+        this.journal.sync();
+        this.metrics.fsyncSeconds.observe((performance.now() - t1) / 1000);
+        this.maybeSnapshot();
+        this.log.debug({ seq: group.seq, sourceSeq: group.sourceSeq, inFlight: this.flushing.length + 1 }, "group journaled");
+      }
+      // A delivery-sequence break: the pump recreates the consumer after the journal's end.
+      if (this.recreateRequested) this.msgs?.stop();
+      if (group !== null) this.startFlush(group);
     }
   }
 
-  private async processGroup(batch: Queued[]): Promise<void> {
+  /**
+   * Applies a group's messages: core, then journal (written, not yet fsync'd). Yields to
+   * the event loop every ~1000 entries so the previous group's output publishes and acks
+   * progress meanwhile. Returns null when nothing was applied.
+   */
+  private async applyGroup(batch: Queued[]): Promise<AppliedGroup | null> {
     const t0 = performance.now();
+    const epoch = this.epoch;
     const toAck: JsMsg[] = [];
     const outs: PendingOutput[] = [];
     let entries = 0;
+    let sinceYield = 0;
     const maxEntries = this.opts.groupMaxEntries ?? 10_000;
     for (let b = 0; b < batch.length; b++) {
+      if (sinceYield >= YIELD_EVERY_ENTRIES) {
+        sinceYield = 0;
+        await setImmediatePromise();
+        // A stop or a consumer recreation meanwhile: the rest is not applied (not acked,
+        // it comes again); what was applied is flushed as usual.
+        if (this.stopping || this.recreateRequested || this.epoch !== epoch) break;
+      }
       if (entries >= maxEntries) {
         // Full: the rest goes back to the front of the queue for the next group.
         this.queue.unshift(...batch.slice(b));
@@ -679,36 +744,72 @@ export class ServeHandle {
         this.partialSeq = -1;
         this.log.info({ sourceSeq: sseq, skip: k }, "recovery: resuming a cut message");
       }
+      const n0 = entries;
       for (; k < decoded.entries.length; k++) {
         this.applyOne(decoded.entries[k]!, decoded.encoded?.[k], sseq, outs);
         entries++;
       }
+      sinceYield += entries - n0;
       this.appliedSource = sseq;
       toAck.push(msg);
       this.metrics.messages.inc({ outcome: "applied" });
     }
-    const t1 = performance.now();
-    this.journal.sync();
-    this.metrics.fsyncSeconds.observe((performance.now() - t1) / 1000);
+    for (const [code, n] of this.rejectedCounts) this.metrics.rejected.inc({ code }, n);
+    this.rejectedCounts.clear();
+    if (toAck.length === 0) return null;
+    return { toAck, outs, entries, seq: this.core.state.seq, sourceSeq: this.appliedSource, t0 };
+  }
+
+  /**
+   * Queues a group's flush behind the previous one: publish its outputs (awaiting the
+   * stream's acks), then ack its messages. Its journal records are fsync'd already, so an
+   * ack never precedes the fsync of its records; chaining keeps outputs and acks in journal
+   * order. Never rejects: a failure stops serve, and the later groups skip their acks.
+   */
+  private startFlush(g: AppliedGroup): void {
+    const prev = this.flushing.length > 0 ? this.flushing[this.flushing.length - 1]! : null;
+    const p = (async () => {
+      if (prev !== null) await prev;
+      await this.flushGroup(g);
+    })()
+      .catch((err: unknown) => {
+        if (this.fatal === null) this.fatal = err as Error;
+        this.stopping = true;
+        this.msgs?.stop();
+        this.wake?.();
+      })
+      .finally(() => {
+        this.flushing.splice(this.flushing.indexOf(p), 1);
+      });
+    this.flushing.push(p);
+  }
+
+  private async flushGroup(g: AppliedGroup): Promise<void> {
+    if (this.fatal !== null || this.failed) return;
     try {
-      await this.publisher.publish(outs);
+      await this.publisher.publish(g.outs);
     } catch (err) {
       if (err instanceof PublishAborted) return; // stopping: the restart republishes from the journal
       throw err;
     }
-    for (const m of toAck) m.ack();
-    this.applied += entries;
+    if (this.fatal !== null || this.failed) return;
+    for (const m of g.toAck) m.ack();
+    this.applied += g.entries;
     this.groups++;
-    this.outputsTotal += outs.length;
-    this.maybeSnapshot();
-    this.metrics.entries.inc(entries);
-    this.metrics.seq.set(this.core.state.seq);
-    this.metrics.sourceSeq.set(this.appliedSource);
-    this.metrics.groupMessages.observe(toAck.length);
-    this.metrics.groupSeconds.observe((performance.now() - t0) / 1000);
-    if (this.recreateRequested) this.msgs?.stop();
-    this.log.debug({ seq: this.core.state.seq, sourceSeq: this.appliedSource, messages: toAck.length, entries, outputs: outs.length, ms: Math.round(performance.now() - t0) }, "group applied");
-    this.opts.onGroup?.({ seq: this.core.state.seq, sourceSeq: this.appliedSource, messages: toAck.length, entries, outputs: outs.length });
+    this.outputsTotal += g.outs.length;
+    this.metrics.entries.inc(g.entries);
+    this.metrics.seq.set(g.seq);
+    this.metrics.sourceSeq.set(g.sourceSeq);
+    this.metrics.groupMessages.observe(g.toAck.length);
+    this.metrics.groupSeconds.observe((performance.now() - g.t0) / 1000);
+    const info: GroupInfo = { seq: g.seq, sourceSeq: g.sourceSeq, messages: g.toAck.length, entries: g.entries, outputs: g.outs.length };
+    this.log.debug({ ...info, ms: Math.round(performance.now() - g.t0) }, "group flushed");
+    this.opts.onGroup?.(info);
+  }
+
+  /** Waits until every group handed to startFlush is flushed (or skipped after a failure). */
+  private async drainFlushes(): Promise<void> {
+    while (this.flushing.length > 0) await this.flushing[this.flushing.length - 1];
   }
 
   /** `encoded`: the entry's bytes when it came in a batch (journaled as they are, not re-encoded). */
@@ -719,7 +820,10 @@ export class ServeHandle {
     const sizeCode = sizeRejectionOf(entry);
     for (let i = 0; i < r.outputs.length; i++) {
       const out = r.outputs[i]!;
-      if (out.type === "rejected") this.metrics.rejected.inc({ code: sizeCode ?? out.code });
+      if (out.type === "rejected") {
+        const code = sizeCode ?? out.code;
+        this.rejectedCounts.set(code, (this.rejectedCounts.get(code) ?? 0) + 1);
+      }
       // The journal keeps the core's conclusion exactly (replay audits it); the message may
       // differ only in the oversized-message code.
       const derived = encodeDerived(out);

@@ -47,7 +47,9 @@ export const DEFAULT_SETTINGS: PipelineSettings = {
   replicas: 1,
   duplicateWindowMs: 10 * 60_000,
   ackWaitMs: 30_000,
-  maxAckPending: 1024,
+  // Above the client's pull buffer (256) plus two groups in flight (≤ 512 messages each),
+  // so delivery never waits for acks even with one-event messages.
+  maxAckPending: 2048,
   maxMsgBytes: BATCH_MAX_BYTES,
   outputMaxAgeMs: 0,
 };

@@ -117,12 +117,14 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 /**
  * Compiles the project once per test run into a private directory (the kill -9 tests run
  * `mmc serve` as a child process), so a concurrent `npm run build` writing dist/ cannot
- * hand the child half-written files. The kernel's WASM is still build/kernel.wasm (it is
- * found from the package root). A lock directory keeps parallel workers from compiling at
- * the same time.
+ * hand the child half-written files. The directory is inside this checkout (dist/ is
+ * ignored; tsc never cleans it), not node_modules/: git worktrees may share node_modules,
+ * and one worktree's tests must not run another's build. The kernel's WASM is
+ * build/kernel.wasm of this checkout (found from the package root). A lock directory keeps
+ * parallel workers from compiling at the same time.
  */
 export async function ensureBuilt(): Promise<string> {
-  const out = join(REPO, "node_modules/.cache/mmc-nats-test");
+  const out = join(REPO, "dist/.nats-test");
   const entry = join(out, "src/nats/serve-main.js");
   const lock = `${out}.lock`;
   mkdirSync(dirname(out), { recursive: true });
