@@ -58,13 +58,36 @@ export function* readJournalLog(path: string): Generator<LogRecord> {
 }
 
 /** The input records of a log, in seq order. Journal corruption throws JournalError. */
-export async function* readLog(path: string): AsyncGenerator<LogRecord> {
-  if (isJournalFile(path)) {
-    yield* readJournalLog(path);
-    return;
-  }
+export function readLog(path: string): AsyncIterableIterator<LogRecord> {
+  return isJournalFile(path) ? asAsync(readJournalLog(path)) : readNdjsonLog(path);
+}
+
+async function* readNdjsonLog(path: string): AsyncGenerator<LogRecord> {
   let seq = 0;
   for await (const entry of readNdjsonEntries(path)) yield { entry, seq: ++seq, derived: null };
+}
+
+/**
+ * A synchronous iterator as an async one: one resolved promise per item, about half the
+ * cost of an async generator's yield (and a third of its `yield*` over a sync iterator).
+ */
+function asAsync<T>(it: Iterator<T>): AsyncIterableIterator<T> {
+  return {
+    next(): Promise<IteratorResult<T>> {
+      try {
+        return Promise.resolve(it.next());
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    },
+    return(value?: unknown): Promise<IteratorResult<T>> {
+      it.return?.();
+      return Promise.resolve({ done: true, value: value as T });
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 export interface ReplayOptions extends CoreOptions {
