@@ -31,8 +31,6 @@ import {
 
 /** Bytes read per refill. */
 export const JOURNAL_READ_CHUNK_BYTES = 1024 * 1024;
-/** Records up to this size are staged with a loop, larger ones with one set(). */
-const STAGE_LOOP_MAX_BYTES = 512;
 /** Scratch views are cached for records up to this size (one view per length). */
 const VIEW_CACHE_MAX_BYTES = 4096;
 
@@ -138,13 +136,9 @@ export class JournalScanner {
       this.hashViews = [];
       this.crcViews = [];
     }
-    const s = this.scratch;
-    if (n <= STAGE_LOOP_MAX_BYTES) {
-      // A plain loop: cheaper than creating the source view set() needs, at these sizes.
-      for (let i = 0; i < n; i++) s[HASH_BYTES + i] = b[from + i]!;
-    } else {
-      s.set(new Uint8Array(b.buffer, b.byteOffset + from, n), HASH_BYTES);
-    }
+    // One set() from a view: fewer instructions than a byte loop even with the view's
+    // allocation (callgrind, ~100-byte records).
+    this.scratch.set(new Uint8Array(b.buffer, b.byteOffset + from, n), HASH_BYTES);
   }
 
   /** `scratch[at, at + n)` as a view, cached by length for the common record sizes. */
@@ -257,9 +251,8 @@ export class JournalScanner {
     }
     // `entry` is always present (undefined for derived records): one object shape.
     const record = new ScannedRecord(seq, ts, kind as RecordKind, sourceSeq, entry, this.offset, b, q, len);
-    // This record's hash is the next one's prev_hash.
-    const s = this.scratch;
-    for (let i = 0; i < HASH_BYTES; i++) s[i] = b[hashAt + i]!;
+    // This record's hash (staged at the end) is the next one's prev_hash.
+    this.scratch.copyWithin(0, n, n + HASH_BYTES);
     this.lastSeq = seq;
     this.lastTs = ts;
     this.lastSourceSeq = sourceSeq;

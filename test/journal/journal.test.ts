@@ -212,7 +212,7 @@ describe("readLog", () => {
       { input: entries[3]!, ts: 2000, sourceSeq: 3 },
     ]);
     const file = readFileSync(path);
-    file[file.length - 40] ^= 1; // inside the last record
+    file[file.length - 40]! ^= 1; // inside the last record
     writeFileSync(path, file);
     const seen: number[] = [];
     await expect(
