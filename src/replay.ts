@@ -12,7 +12,7 @@ import { readSnapshotFile } from "./snapshot-file.js";
 export interface LogRecord {
   readonly entry: LogEntry;
   /** Journals only: the derived records journaled after this input (null for NDJSON). */
-  readonly derived: Uint8Array[] | null;
+  readonly derived: readonly Uint8Array[] | null;
   /** The journal's ts for the record (NDJSON: absent; the event's own ts rules). */
   readonly ts?: number;
   readonly seq: number;
@@ -29,25 +29,65 @@ export function isJournalFile(path: string): boolean {
   }
 }
 
-/** The input records of a log, in seq order. Journal corruption throws JournalError. */
-export async function* readLog(path: string): AsyncGenerator<LogRecord> {
-  if (isJournalFile(path)) {
-    // An input record is yielded once the next input (or the end) shows which derived
-    // records belong to it.
-    let pending: { entry: LogEntry; ts: number; seq: number; derived: Uint8Array[] } | null = null;
-    for (const r of readJournal(path)) {
-      if (r.kind === RECORD_KIND_INPUT && r.entry !== undefined) {
-        if (pending !== null) yield pending;
-        pending = { entry: r.entry, ts: r.ts, seq: r.seq, derived: [] };
-      } else if (r.kind === RECORD_KIND_DERIVED && pending !== null) {
-        pending.derived.push(r.payload.slice());
-      }
+/** Shared by the records without derived ones (most of them): one allocation fewer each. */
+const NO_DERIVED: readonly Uint8Array[] = Object.freeze([]);
+
+/**
+ * The input records of a journal, in seq order; corruption throws JournalError. Synchronous:
+ * replay needs no promise per record.
+ */
+export function* readJournalLog(path: string): Generator<LogRecord> {
+  // An input record is yielded once the next input (or the end) shows which derived
+  // records belong to it.
+  let entry: LogEntry | undefined;
+  let ts = 0;
+  let seq = 0;
+  let derived: Uint8Array[] | null = null;
+  for (const r of readJournal(path)) {
+    if (r.kind === RECORD_KIND_INPUT && r.entry !== undefined) {
+      if (entry !== undefined) yield { entry, ts, seq, derived: derived ?? NO_DERIVED };
+      entry = r.entry;
+      ts = r.ts;
+      seq = r.seq;
+      derived = null;
+    } else if (r.kind === RECORD_KIND_DERIVED && entry !== undefined) {
+      (derived ??= []).push(r.payload.slice());
     }
-    if (pending !== null) yield pending;
-    return;
   }
+  if (entry !== undefined) yield { entry, ts, seq, derived: derived ?? NO_DERIVED };
+}
+
+/** The input records of a log, in seq order. Journal corruption throws JournalError. */
+export function readLog(path: string): AsyncIterableIterator<LogRecord> {
+  return isJournalFile(path) ? asAsync(readJournalLog(path)) : readNdjsonLog(path);
+}
+
+async function* readNdjsonLog(path: string): AsyncGenerator<LogRecord> {
   let seq = 0;
   for await (const entry of readNdjsonEntries(path)) yield { entry, seq: ++seq, derived: null };
+}
+
+/**
+ * A synchronous iterator as an async one: one resolved promise per item, about half the
+ * cost of an async generator's yield (and a third of its `yield*` over a sync iterator).
+ */
+function asAsync<T>(it: Iterator<T>): AsyncIterableIterator<T> {
+  return {
+    next(): Promise<IteratorResult<T>> {
+      try {
+        return Promise.resolve(it.next());
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    },
+    return(value?: unknown): Promise<IteratorResult<T>> {
+      it.return?.();
+      return Promise.resolve({ done: true, value: value as T });
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
 
 export interface ReplayOptions extends CoreOptions {
@@ -77,9 +117,10 @@ export async function replayLog(path: string, opts: ReplayOptions = {}): Promise
   }
   const every = opts.progressEvery ?? 10_000;
   let auditing = false;
-  for await (const rec of readLog(path)) {
-    if (rec.seq <= core.state.seq) continue;
-    if (opts.untilSeq !== undefined && rec.seq > opts.untilSeq) break;
+  /** Applies one record; false once past `untilSeq`. */
+  const step = (rec: LogRecord): boolean => {
+    if (rec.seq <= core.state.seq) return true;
+    if (opts.untilSeq !== undefined && rec.seq > opts.untilSeq) return false;
     const r = core.apply(rec.entry, rec.ts);
     // Strict from the first derived record on: a processed journal carries every output.
     // (Removing derived records would also break the hash chain, which readJournal checks.)
@@ -87,6 +128,14 @@ export async function replayLog(path: string, opts: ReplayOptions = {}): Promise
     if (auditing) auditOutputs(rec, r.outputs);
     opts.afterEach?.(core, rec);
     if (opts.onProgress !== undefined && rec.seq % every === 0) opts.onProgress(rec.seq);
+    return true;
+  };
+  if (isJournalFile(path)) {
+    // A journal is read synchronously (readLog's async iteration costs a few promises per
+    // record).
+    for (const rec of readJournalLog(path)) if (!step(rec)) break;
+  } else {
+    for await (const rec of readLog(path)) if (!step(rec)) break;
   }
   return core;
 }

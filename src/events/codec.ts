@@ -101,6 +101,11 @@ type Field<N extends string = string> =
       readonly check: (s: string) => boolean;
       /** One bit per distinct check, remembered for interned strings that passed it. */
       readonly checkBit: number;
+      /**
+       * Whether to intern the value: names repeat, ids (unique per event) would only evict
+       * them from the cache and pay for the slot's string.
+       */
+      readonly intern: boolean;
       readonly what: string;
     }
   | { readonly name: N; readonly kind: "decimal" }
@@ -116,17 +121,18 @@ const isSymbol = (s: string): boolean => SYMBOL_RE.test(s);
 const isAsset = (s: string): boolean => ASSET_RE.test(s);
 const isId = (s: string): boolean => s.length >= 1 && s.length <= ID_MAX_CHARS;
 
-const str = <N extends string>(name: N, check: (s: string) => boolean, checkBit: number, what: string): Field<N> => ({
+const str = <N extends string>(name: N, check: (s: string) => boolean, checkBit: number, what: string, intern = true): Field<N> => ({
   name,
   kind: "string",
   check,
   checkBit,
+  intern,
   what,
 });
 const account = <N extends string>(name: N): Field<N> => str(name, isAccount, 1, "an account name");
 const symbol = <N extends string>(name: N): Field<N> => str(name, isSymbol, 2, "a symbol");
 const asset = <N extends string>(name: N): Field<N> => str(name, isAsset, 4, "an asset name");
-const id = <N extends string>(name: N): Field<N> => str(name, isId, 8, `an id of 1..${ID_MAX_CHARS} characters`);
+const id = <N extends string>(name: N): Field<N> => str(name, isId, 8, `an id of 1..${ID_MAX_CHARS} characters`, false);
 const dec = <N extends string>(name: N): Field<N> => ({ name, kind: "decimal" });
 const optDec = <N extends string>(name: N): Field<N> => ({ name, kind: "optDecimal" });
 const posInt = <N extends string>(name: N): Field<N> => ({ name, kind: "uint", min: 1, max: CODEC_POS_INT_MAX });
@@ -491,13 +497,23 @@ export function encodeEntry(entry: LogEntry): Uint8Array {
 
 class Decoder {
   constructor(
-    readonly buf: Uint8Array,
+    public buf: Uint8Array,
     public pos: number,
-    readonly end: number,
+    public end: number,
+    /** Where offsets in errors count from (the entry's start when decoding in place). */
+    public base = 0,
   ) {}
 
+  /** Points this decoder at new input (one decoder is reused per entry: no allocation). */
+  reset(buf: Uint8Array, pos: number, end: number, base: number): void {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
+    this.base = base;
+  }
+
   fail(reason: CodecErrorReason, message: string, field?: string): never {
-    throw new CodecError(reason, this.pos, message, field);
+    throw new CodecError(reason, this.pos - this.base, message, field);
   }
 
   byte(): number {
@@ -597,7 +613,16 @@ class Decoder {
       if (b >= 0x80) break;
       h = Math.imul(h ^ b, 0x01000193);
     }
-    if (i === stop && len <= INTERN_MAX_BYTES) {
+    if (i === stop && !f.intern && len <= SHORT_STRING_MAX_BYTES) {
+      // Short ASCII, not interned (an id): built by concatenation, cheaper than
+      // fromCharCode.apply or a TextDecoder at this length.
+      let s = "";
+      for (let k = start; k < stop; k++) s += String.fromCharCode(buf[k]!);
+      if (!f.check(s)) this.fail("field", `expected ${f.what}`, f.name);
+      this.pos = stop;
+      return s;
+    }
+    if (i === stop && f.intern && len <= INTERN_MAX_BYTES) {
       const slot = (h ^ len) & (INTERN_SLOTS - 1);
       let s = internStrings[slot]!;
       let same = s.length === len;
@@ -635,7 +660,9 @@ class Decoder {
 /** Longest field string in bytes: an id of ID_MAX_CHARS UTF-16 units, 3 bytes each. */
 const FIELD_STRING_MAX_BYTES = 3 * ID_MAX_CHARS;
 const INTERN_MAX_BYTES = 64;
-const INTERN_SLOTS = 4096; // power of two
+/** Direct-mapped: room for some 10k distinct names (accounts) with few collisions. */
+const INTERN_SLOTS = 16384; // power of two
+const SHORT_STRING_MAX_BYTES = 24;
 const internStrings: string[] = new Array<string>(INTERN_SLOTS).fill("");
 const internChecked = new Uint8Array(INTERN_SLOTS);
 
@@ -760,25 +787,77 @@ function decodeOne(d: Decoder): LogEntry {
     d.pos--;
     d.fail("tag", `unknown type tag ${tag}`);
   }
-  const e: Record<string, unknown> = { type };
   const tsFlag = d.byte();
-  if (tsFlag === 1) e.ts = d.uint(Number.MAX_SAFE_INTEGER, "ts");
+  let ts: number | undefined;
+  if (tsFlag === 1) ts = d.uint(Number.MAX_SAFE_INTEGER, "ts");
   else if (tsFlag !== 0) d.fail("field", "bad ts presence flag", "ts");
-  for (const f of FIELDS[type] as readonly Field[]) {
-    const v = decodeField(d, f);
-    if (v !== undefined) e[f.name] = v; // an absent optional field has no key (as after validateEvent)
+  const fields = FIELDS[type] as readonly Field[];
+  const values = fieldValues;
+  let complete = true;
+  for (let i = 0; i < fields.length; i++) {
+    const v = decodeField(d, fields[i]!);
+    if (v === undefined) complete = false;
+    values[i] = v;
+  }
+  if (complete) return { kind: "event", event: (ts === undefined ? BUILD : BUILD_TS)[tag]!(ts, values) };
+  const e: Record<string, unknown> = { type };
+  if (ts !== undefined) e.ts = ts;
+  for (let i = 0; i < fields.length; i++) {
+    // An absent optional field has no key (as after validateEvent).
+    if (values[i] !== undefined) e[fields[i]!.name] = values[i];
   }
   return { kind: "event", event: e as unknown as InputEvent };
+}
+
+/** Field values of the entry being decoded (reused: decoding is not re-entrant). */
+const fieldValues: unknown[] = [];
+
+type EventBuilder = (ts: number | undefined, values: readonly unknown[]) => InputEvent;
+
+/**
+ * An event object in one object literal, generated from FIELDS: `{ type, ts?, …fields }`
+ * in the table's order. Much cheaper than adding the keys one by one (one hidden class per
+ * type from the start). Used when every field is present; an absent optional field takes
+ * the generic path.
+ */
+function eventBuilder(type: InputEventType, withTs: boolean): EventBuilder {
+  const keys = (FIELDS[type] as readonly Field[]).map((f, i) => `${JSON.stringify(f.name)}: values[${i}]`);
+  const literal = `{ type: ${JSON.stringify(type)}${withTs ? ", ts" : ""}, ${keys.join(", ")} }`;
+  return new Function("ts", "values", `return ${literal};`) as EventBuilder;
+}
+
+/** Builders by type tag, without and with a ts. */
+const BUILD: EventBuilder[] = [];
+const BUILD_TS: EventBuilder[] = [];
+for (const [type, tag] of Object.entries(EVENT_TAGS) as [InputEventType, number][]) {
+  BUILD[tag] = eventBuilder(type, false);
+  BUILD_TS[tag] = eventBuilder(type, true);
 }
 
 /** Decodes one entry occupying all of `bytes`; throws CodecError for anything malformed. */
 export function decodeEntry(bytes: Uint8Array): LogEntry {
   if (bytes.length > CODEC_ENTRY_MAX_BYTES) throw new CodecError("too-large", 0, `entry exceeds ${CODEC_ENTRY_MAX_BYTES} bytes`);
-  const d = new Decoder(bytes, 0, bytes.length);
+  return decodeEntryAt(bytes, 0, bytes.length);
+}
+
+const entryDecoder = new Decoder(new Uint8Array(0), 0, 0);
+
+/**
+ * decodeEntry of `buf[start, end)` without a view of it (the journal reader decodes in its
+ * read chunk). Error offsets count from `start`, as decodeEntry's do.
+ */
+export function decodeEntryAt(buf: Uint8Array, start: number, end: number): LogEntry {
+  const len = end - start;
+  if (len > CODEC_ENTRY_MAX_BYTES) throw new CodecError("too-large", 0, `entry exceeds ${CODEC_ENTRY_MAX_BYTES} bytes`);
+  const d = entryDecoder;
+  d.reset(buf, start, end, start);
   const entry = decodeOne(d);
-  if (d.pos !== bytes.length) d.fail("trailing", `${bytes.length - d.pos} bytes after the entry`);
+  if (d.pos !== end) d.fail("trailing", `${end - d.pos} bytes after the entry`);
+  d.reset(EMPTY_BYTES, 0, 0, 0); // do not keep the caller's buffer alive
   return entry;
 }
+
+const EMPTY_BYTES = new Uint8Array(0);
 
 // ---------------------------------------------------------------------------------------
 // Batches

@@ -115,8 +115,16 @@ export class ChainHasher {
     // Plain Uint8Array views: cheaper to make than Buffer#subarray / Buffer#copy.
     this.scratch.set(new Uint8Array(rec.buffer, rec.byteOffset + start + OFF_SEQ, body), HASH_BYTES);
     // "binary" is Node's alias of latin1 (the name the type declarations accept).
-    return cryptoHash("sha256", new Uint8Array(this.scratch.buffer, this.scratch.byteOffset, n), "binary");
+    return chainHash(new Uint8Array(this.scratch.buffer, this.scratch.byteOffset, n));
   }
+}
+
+/**
+ * SHA-256 of `input` (prev_hash ‖ record bytes seq .. end of payload, already contiguous) as
+ * ChainHasher#digest returns it: a 32-character latin1 string.
+ */
+export function chainHash(input: Uint8Array): string {
+  return cryptoHash("sha256", input, "binary");
 }
 
 /** Writes a digest from ChainHasher#digest as its 32 bytes at `offset`. */

@@ -10,6 +10,7 @@ import {
   RAW_TEXT_MAX_BYTES,
   decodeBatch,
   decodeEntry,
+  decodeEntryAt,
   encodeBatch,
   encodeEntry,
   encodeEntryInto,
@@ -104,6 +105,43 @@ describe("entry round trip", () => {
     decodeEntry(encodeEntry(sym));
     const lev = encodeEntry(ev({ type: "leverage", account: "x".repeat(32), symbol: "B", leverage: 3 }));
     expect(decodeEntry(lev)).toMatchObject({ event: { account: "x".repeat(32) } });
+  });
+
+  test("ASCII ids of every length decode exactly (short ones are not interned)", () => {
+    for (let n = 1; n <= 64; n++) {
+      const id = Array.from({ length: n }, (_, i) => String.fromCharCode(0x20 + ((i * 7 + n) % 95))).join("");
+      const e = ev({ type: "trade", id, symbol: "B", price: "1", qty: "1", buyer: "a", seller: "b", taker: "buyer" });
+      expect(decodeEntry(encodeEntry(e))).toStrictEqual(e);
+    }
+    // Control characters are ASCII too.
+    const ctl = ev({ type: "deposit", id: "\u0000\t\u007f", account: "a", asset: "USDT", amount: "1" });
+    expect(decodeEntry(encodeEntry(ctl))).toStrictEqual(ctl);
+  });
+
+  test("decodeEntryAt decodes in place: decodeEntry's entry, or its error with the same offset", () => {
+    fc.assert(
+      fc.property(
+        entryArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.uint8Array({ maxLength: 8 }),
+        fc.uint8Array({ maxLength: 8 }),
+        (entry, edits, before, after) => {
+          const bytes = Uint8Array.from(encodeEntry(entry));
+          for (const [pos, value] of edits) bytes[pos % bytes.length] = value;
+          const buf = Uint8Array.from([...before, ...bytes, ...after]);
+          const at = (): LogEntry => decodeEntryAt(buf, before.length, before.length + bytes.length);
+          const ref = decodeOrCodecError(bytes);
+          if (ref instanceof CodecError) {
+            const err = codecError(at);
+            expect([err.reason, err.offset, err.field, err.message]).toEqual([ref.reason, ref.offset, ref.field, ref.message]);
+          } else {
+            expect(at()).toStrictEqual(ref);
+            if (edits.length === 0) expect(ref).toStrictEqual(entry);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   test("ids with lone surrogates survive (JSON and zod accept them)", () => {

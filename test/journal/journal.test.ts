@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { encodeEntry, RAW_TEXT_MAX_BYTES } from "../../src/events/codec.js";
 import type { LogEntry } from "../../src/events/types.js";
@@ -14,6 +14,7 @@ import {
   verifyJournal,
   type JournalRecord,
 } from "../../src/journal/index.js";
+import { readLog, type LogRecord } from "../../src/replay.js";
 import { entryArb } from "./support/arbitraries.js";
 import { ev, tempPaths } from "./support/fixtures.js";
 import { GENESIS, HEADER, buildRecord } from "./support/records.js";
@@ -98,6 +99,17 @@ describe("append and read", () => {
       rebuilt = Buffer.concat([rebuilt, rec]);
     }
     expect(file.equals(rebuilt)).toBe(true);
+    // The reader hands out each record's own hash and payload bytes.
+    const hashes: string[] = [];
+    prev = GENESIS;
+    for (const e of expected) {
+      const rec = buildRecord(prev, e.seq, e.ts, e.kind, e.sourceSeq, e.payload);
+      prev = rec.subarray(rec.length - 32);
+      hashes.push(prev.toString("hex"));
+    }
+    const read = [...readJournal(path)];
+    expect(read.map((r) => Buffer.from(r.hash).toString("hex"))).toEqual(hashes);
+    expect(read.map((r) => r.offset)).toEqual([16, 16 + 65 + expected[0]!.payload.length, 16 + 130 + expected[0]!.payload.length + 2]);
     const w = JournalWriter.open(path);
     expect(w.head.hash).toBe(prev.toString("hex"));
     w.close();
@@ -156,6 +168,59 @@ describe("append and read", () => {
     const expectedPayload = Buffer.from(encodeEntry(entries[1]!)).toString("hex");
     expect(kept.every((r) => Buffer.from(r.payload).toString("hex") === expectedPayload)).toBe(true);
     expect(new Set(kept.map((r) => Buffer.from(r.hash).toString("hex"))).size).toBe(kept.length);
+  });
+});
+
+describe("readLog", () => {
+  test("yields each input once, with copies of its derived records, in order; stopping early closes the file", async () => {
+    const path = tempPath();
+    const d1 = Uint8Array.from([1, 2, 3]);
+    const d2 = Uint8Array.from([4]);
+    writeOps(path, [
+      { input: entries[0]!, ts: 1000, sourceSeq: 1 },
+      { derived: d1, ts: 1000 },
+      { derived: d2, ts: 1000 },
+      { input: entries[1]!, ts: 1000, sourceSeq: 2 },
+      { input: entries[2]!, ts: 1000, sourceSeq: 3 },
+      { derived: d2, ts: 1000 },
+    ]);
+    const got: LogRecord[] = [];
+    for await (const r of readLog(path)) got.push(r);
+    expect(got.map((r) => [r.seq, r.ts, r.entry, r.derived!.map((d) => [...d])])).toEqual([
+      [1, 1000, entries[0], [[1, 2, 3], [4]]],
+      [2, 1000, entries[1], []],
+      [3, 1000, entries[2], [[4]]],
+    ]);
+    expect(got[0]!.derived![0]!.buffer.byteLength).toBe(3); // a copy, not a view of a read chunk
+    const seen: number[] = [];
+    for await (const r of readLog(path)) {
+      seen.push(r.seq);
+      if (r.seq === 2) break;
+    }
+    expect(seen).toEqual([1, 2]);
+    // The file is intact and whole after the early stop.
+    const w = JournalWriter.open(path);
+    expect(w.head.seq).toBe(3);
+    w.close();
+  });
+
+  test("a corrupt journal rejects at the bad record after yielding the good ones", async () => {
+    const path = tempPath();
+    writeOps(path, [
+      { input: entries[0]!, ts: 1000, sourceSeq: 1 },
+      { input: entries[1]!, ts: 1000, sourceSeq: 2 },
+      { input: entries[3]!, ts: 2000, sourceSeq: 3 },
+    ]);
+    const file = readFileSync(path);
+    file[file.length - 40]! ^= 1; // inside the last record
+    writeFileSync(path, file);
+    const seen: number[] = [];
+    await expect(
+      (async () => {
+        for await (const r of readLog(path)) seen.push(r.seq);
+      })(),
+    ).rejects.toMatchObject({ reason: "checksum", seq: 3 });
+    expect(seen).toEqual([1]); // record 2 waits for the next input to show its derived records
   });
 });
 
