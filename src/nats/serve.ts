@@ -34,7 +34,7 @@ import { setImmediate as setImmediatePromise, setTimeout as sleep } from "node:t
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { docToState, stateHash } from "../aggregate/snapshot.js";
 import { readSnapshotFile, writeSnapshotFile, type SnapshotFile } from "../snapshot-file.js";
-import { JournalWriter, readJournal, RECORD_KIND_DERIVED, RECORD_KIND_INPUT } from "../journal/index.js";
+import { JournalWriter, readJournal, RECORD_KIND_DERIVED, RECORD_KIND_INPUT, type JournalRecord } from "../journal/index.js";
 import type { LogEntry } from "../events/types.js";
 import type { EncodedEntry } from "../events/codec.js";
 import { Core, type ApplyResult } from "../pipeline.js";
@@ -404,12 +404,14 @@ export class ServeHandle {
     let inputs = 0;
     let derivedSeq = 0;
     let sizeCode: ErrorCode | null = null;
-    let lastHash = "";
+    // The record read last: its chain hash (as hex) is compared with a snapshot's, made only then.
+    let lastRec: JournalRecord | null = null;
+    const lastHash = (): string => (lastRec === null ? "" : Buffer.from(lastRec.hash).toString("hex"));
     let lastApplied: ApplyResult | null = null;
     const lastDerived: Uint8Array[] = [];
     for (const rec of readJournal(this.opts.journal)) {
       if (rec.kind === RECORD_KIND_INPUT) {
-        if (snap !== null && rec.seq === snapSeq + 1 && lastHash !== snap.meta.journalHash) return mismatch();
+        if (snap !== null && rec.seq === snapSeq + 1 && lastHash() !== snap.meta.journalHash) return mismatch();
         if (rec.seq > snapSeq) {
           const r = this.core.apply(rec.entry!, rec.ts);
           if (r.seq !== rec.seq) throw new FatalServeError(`journal replay: record seq ${rec.seq} applied as ${r.seq}`);
@@ -438,9 +440,9 @@ export class ServeHandle {
           if (pending.length >= 10_000) await this.publisher.publish(pending.splice(0));
         }
       }
-      lastHash = Buffer.from(rec.hash).toString("hex");
+      lastRec = rec;
     }
-    if (snap !== null && this.journal.head.seq === snapSeq && lastHash !== snap.meta.journalHash) return mismatch();
+    if (snap !== null && this.journal.head.seq === snapSeq && lastHash() !== snap.meta.journalHash) return mismatch();
     if (lastApplied !== null) {
       // A crash can cut the journal between an input and its derived records (the writer
       // writes out its buffer whenever it fills). The core derives them again: complete the
