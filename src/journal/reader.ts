@@ -46,7 +46,7 @@ export interface JournalRecord {
    * the view stays valid; holding it keeps its ~1 MiB chunk alive.
    */
   readonly payload: Uint8Array;
-  /** This record's chain hash (32 bytes, a view like `payload`). */
+  /** This record's chain hash (32 bytes; a new view into the read chunk at each access). */
   readonly hash: Uint8Array;
   /** File offset of the record's first byte. */
   readonly offset: number;

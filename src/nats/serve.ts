@@ -251,6 +251,9 @@ export class ServeHandle {
     this.metrics = new ServeMetrics(opts.metricsPort !== undefined);
     this.coreRef = opts.core ?? new Core({ keepHistory: false });
     this.snapshotPath = opts.snapshot ?? `${opts.journal}.snapshot`;
+    if (opts.groupsInFlight !== undefined && !(Number.isInteger(opts.groupsInFlight) && opts.groupsInFlight >= 1)) {
+      throw new RangeError(`groupsInFlight must be an integer ≥ 1, got ${opts.groupsInFlight}`);
+    }
     this.snapshotEvery = opts.core !== undefined ? 0 : (opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
@@ -597,7 +600,8 @@ export class ServeHandle {
     let failures = 0;
     while (!this.stopping) {
       if (this.recreateRequested) {
-        // The processing loop has flushed everything before the break; drop what follows it.
+        // The processing loop has journaled everything before the break (flushes may still be
+        // under way: their acks are for messages at or below the new start); drop what follows it.
         this.epoch++;
         this.queue = [];
         try {

@@ -22,6 +22,12 @@ import { ensureBuilt, readStream, reference, startServer, tempDir, waitFor, writ
 
 const log = silentLogger();
 
+test("groupsInFlight must be an integer of at least 1 (0 would spin, NaN would not bound anything)", async () => {
+  for (const groupsInFlight of [0, -1, 1.5, Number.NaN]) {
+    await expect(ServeHandle.start({ url: "nats://127.0.0.1:1", journal: join(tempDir(), "j"), groupsInFlight, log })).rejects.toThrow(/groupsInFlight must be an integer/);
+  }
+});
+
 describe("serve with two groups in flight", () => {
   let server: LocalNatsServer;
   let dir: string;
