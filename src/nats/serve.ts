@@ -14,6 +14,8 @@
 // N's), and at most `groupsInFlight` (2) groups are between delivery and ack: the next one
 // is taken only while fewer than that many are flushing. Applying yields to the event loop
 // every 1000 entries so the flush in hand progresses meanwhile.
+// Deliveries wait in a queue bounded by bytes (queueMaxBytes): the pump stops taking from the
+// client while it is full, which bounds how long a backlog's messages wait for their ack.
 // A crash anywhere leaves: journal ⊇ acked messages, and output stream ⊆ journal outputs.
 // Restart: replay the journal into a fresh Core; republish journaled outputs past the
 // output stream's high-water mark; resume the consumer at the journal's position; skip
@@ -89,6 +91,12 @@ export interface ServeOptions {
    * previous one's outputs are published and acked. 1 = one group at a time.
    */
   readonly groupsInFlight?: number;
+  /**
+   * Bytes of delivered messages waiting for a group before the pump stops taking more from
+   * the client (default DEFAULT_QUEUE_MAX_BYTES): bounds the time from delivery to ack
+   * when a backlog arrives faster than the core applies it (docs/nats.md).
+   */
+  readonly queueMaxBytes?: number;
   readonly log?: Logger;
   /** Called after each group is flushed and acked. */
   readonly onGroup?: (g: GroupInfo) => void;
@@ -134,12 +142,75 @@ export interface ServeStatus {
   /** Seq of the last snapshot written or restored (0: none). */
   readonly snapshotSeq: number;
   readonly outputsStored: OutputPosition | null;
+  /** Delivered messages waiting for a group, and their payload bytes. */
+  readonly queuedMessages: number;
+  readonly queuedBytes: number;
   readonly stateHash?: string;
 }
 
 export class FatalServeError extends Error {}
 
 export const DEFAULT_SNAPSHOT_EVERY = 100_000;
+/** Default queueMaxBytes: 4 MiB, some 40–100k events of binary batches (seconds of core work). */
+export const DEFAULT_QUEUE_MAX_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Delivered messages not yet taken into a group, with their payload bytes. The pump waits
+ * for `room()` after each message: without that bound it would take everything the server
+ * lets out (max_ack_pending messages), and with big batches and a slow core the last of
+ * them would wait past ack_wait and be redelivered.
+ */
+class DeliveryQueue {
+  private items: Queued[] = [];
+  bytes = 0;
+  private resume: (() => void) | null = null;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  push(q: Queued): void {
+    this.items.push(q);
+    this.bytes += q.msg.data.length;
+  }
+
+  /** Takes up to `n` messages from the front. */
+  take(n: number): Queued[] {
+    const out = this.items.splice(0, n);
+    for (const q of out) this.bytes -= q.msg.data.length;
+    if (this.bytes <= this.maxBytes) this.release();
+    return out;
+  }
+
+  /** Puts messages taken but not used back at the front, in order. */
+  putBack(qs: readonly Queued[]): void {
+    this.items.unshift(...qs);
+    for (const q of qs) this.bytes += q.msg.data.length;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.bytes = 0;
+    this.release();
+  }
+
+  /** Null when there is room; else a promise resolved once there is (or on release()). */
+  room(): Promise<void> | null {
+    if (this.bytes <= this.maxBytes) return null;
+    return new Promise<void>((resolve) => {
+      this.resume = resolve;
+    });
+  }
+
+  /** Lets a waiting pump go on (room made, or consumption ending). */
+  release(): void {
+    const r = this.resume;
+    this.resume = null;
+    r?.();
+  }
+}
 
 interface SnapshotMeta {
   readonly seq: number;
@@ -217,7 +288,7 @@ export class ServeHandle {
   private partialSkip = 0;
   private lastDseq = 0;
   private epoch = 0;
-  private queue: Queued[] = [];
+  private readonly queue: DeliveryQueue;
   private wake: (() => void) | null = null;
   private msgs: ConsumerMessages | null = null;
   private recreateRequested = false;
@@ -251,6 +322,9 @@ export class ServeHandle {
     this.metrics = new ServeMetrics(opts.metricsPort !== undefined);
     this.coreRef = opts.core ?? new Core({ keepHistory: false });
     this.snapshotPath = opts.snapshot ?? `${opts.journal}.snapshot`;
+    const queueMaxBytes = opts.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES;
+    if (!(Number.isSafeInteger(queueMaxBytes) && queueMaxBytes >= 0)) throw new RangeError(`queueMaxBytes must be a non-negative integer, got ${queueMaxBytes}`);
+    this.queue = new DeliveryQueue(queueMaxBytes);
     if (opts.groupsInFlight !== undefined && !(Number.isInteger(opts.groupsInFlight) && opts.groupsInFlight >= 1)) {
       throw new RangeError(`groupsInFlight must be an integer ≥ 1, got ${opts.groupsInFlight}`);
     }
@@ -296,6 +370,8 @@ export class ServeHandle {
       consumerRecreated: this.recreated,
       snapshotSeq: this.lastSnapshotSeq,
       outputsStored: this.publisher?.stored ?? null,
+      queuedMessages: this.queue.length,
+      queuedBytes: this.queue.bytes,
       ...(withHash ? { stateHash: stateHash(this.core.state) } : {}),
     };
   }
@@ -305,7 +381,7 @@ export class ServeHandle {
     if (this.stopping) return this.done;
     this.stopping = true;
     this.log.info("serve: stopping");
-    this.msgs?.stop();
+    this.stopConsuming();
     this.wake?.();
     await this.done.catch(() => {});
   }
@@ -572,7 +648,7 @@ export class ServeHandle {
     this.log.info({ why }, "consumer: will recreate at the journal's position");
     this.recreateReason = why;
     this.recreateRequested = true;
-    this.msgs?.stop();
+    this.stopConsuming();
   }
 
   private async run(): Promise<void> {
@@ -585,13 +661,19 @@ export class ServeHandle {
     } catch (err) {
       this.stopping = true;
       this.failed = true;
-      this.msgs?.stop();
+      this.stopConsuming();
       this.log.error({ err: (err as Error).stack ?? String(err) }, "serve: fatal error; stopping without acknowledging the groups in hand");
       this.publisher?.abort();
       await this.drainFlushes();
       await this.shutdown().catch(() => {});
       this.rejectDone(err);
     }
+  }
+
+  /** Ends the current consumption (the pump then recreates it or stops); a pump waiting for room goes on. */
+  private stopConsuming(): void {
+    this.msgs?.stop();
+    this.queue.release();
   }
 
   /** Feeds the queue from the consumer; restarts consumption after errors and recreations. */
@@ -603,7 +685,7 @@ export class ServeHandle {
         // The processing loop has journaled everything before the break (flushes may still be
         // under way: their acks are for messages at or below the new start); drop what follows it.
         this.epoch++;
-        this.queue = [];
+        this.queue.clear();
         try {
           await this.recreateConsumer(this.recreateReason);
         } catch (err) {
@@ -637,6 +719,9 @@ export class ServeHandle {
         for await (const m of msgs) {
           this.queue.push({ msg: m, epoch });
           this.wake?.();
+          // Back-pressure: the client stops pulling while this loop waits.
+          const room = this.queue.room();
+          if (room !== null) await room;
         }
         failures = 0;
       } catch (err) {
@@ -666,7 +751,7 @@ export class ServeHandle {
       }
       if (this.recreateRequested) {
         // Waiting for the pump to recreate the consumer; nothing from the old epoch counts.
-        this.queue = [];
+        this.queue.clear();
         await sleep(5);
         continue;
       }
@@ -679,7 +764,7 @@ export class ServeHandle {
       // fsyncs under load, docs/nats.md *Throughput*); at low load it costs microseconds.
       await setImmediatePromise();
       if (this.stopping || this.recreateRequested) continue;
-      const batch = this.queue.splice(0, groupMax).filter((q) => q.epoch === this.epoch);
+      const batch = this.queue.take(groupMax).filter((q) => q.epoch === this.epoch);
       if (batch.length === 0) continue;
       const group = await this.applyGroup(batch);
       if (group !== null) {
@@ -691,7 +776,7 @@ export class ServeHandle {
         this.log.debug({ seq: group.seq, sourceSeq: group.sourceSeq, inFlight: this.flushing.length + 1 }, "group journaled");
       }
       // A delivery-sequence break: the pump recreates the consumer after the journal's end.
-      if (this.recreateRequested) this.msgs?.stop();
+      if (this.recreateRequested) this.stopConsuming();
       if (group !== null) this.startFlush(group);
     }
   }
@@ -719,7 +804,7 @@ export class ServeHandle {
       }
       if (entries >= maxEntries) {
         // Full: the rest goes back to the front of the queue for the next group.
-        this.queue.unshift(...batch.slice(b));
+        this.queue.putBack(batch.slice(b));
         break;
       }
       const { msg } = batch[b]!;
@@ -781,7 +866,7 @@ export class ServeHandle {
       .catch((err: unknown) => {
         if (this.fatal === null) this.fatal = err as Error;
         this.stopping = true;
-        this.msgs?.stop();
+        this.stopConsuming();
         this.wake?.();
       })
       .finally(() => {

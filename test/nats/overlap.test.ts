@@ -221,3 +221,64 @@ describe("kill -9 of serve with two groups in flight", () => {
     expect(stored.map((m) => m.payload)).toEqual(ref.outputs.map((o) => o.payload));
   });
 });
+
+describe("back-pressure: a backlog is taken from the client only as fast as it is applied", () => {
+  let server: LocalNatsServer;
+  let dir: string;
+  let nc: NatsConnection;
+  let serve: ServeHandle | undefined;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    server = await startServer();
+    nc = await connectForever({ url: server.url, name: "test", log });
+  });
+  afterAll(async () => {
+    await serve?.stop();
+    await nc?.close();
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the messages waiting for a group stay within queueMaxBytes (plus the one that crossed it); all applied once", async () => {
+    const file = join(dir, "market.ndjson");
+    writeMarket(file, { seed: 7, accounts: 100, events: 6000 });
+    const ref = await reference(file);
+    // The whole log in the stream first: without the bound, serve would take in at once all
+    // the server lets out (max_ack_pending messages).
+    const pub = await publishLog(nc, file, { batch: 50, log });
+    expect(pub.messages).toBeGreaterThan(100);
+    const jsm = await jetstreamManager(nc);
+    const sizes: number[] = [];
+    const lastStreamSeq = pub.lastStreamSeq ?? 0;
+    for (let seq = 1; seq <= lastStreamSeq; seq++) sizes.push((await jsm.streams.getMessage("MMC_IN", { seq }))!.data.length);
+    const messageMaxBytes = Math.max(...sizes);
+    const backlogBytes = sizes.reduce((n, b) => n + b, 0);
+    const queueMaxBytes = 4 * messageMaxBytes;
+    expect(backlogBytes).toBeGreaterThan(10 * (queueMaxBytes + messageMaxBytes));
+
+    let queuedBytesMax = 0;
+    let queuedMessagesMax = 0;
+    const sample = (): void => {
+      const s = serve?.status();
+      if (s === undefined) return;
+      queuedBytesMax = Math.max(queuedBytesMax, s.queuedBytes);
+      queuedMessagesMax = Math.max(queuedMessagesMax, s.queuedMessages);
+    };
+    const timer = setInterval(sample, 2);
+    try {
+      serve = await ServeHandle.start({ url: server.url, journal: join(dir, "serve.journal"), log, query: false, groupMaxEntries: 300, queueMaxBytes, onGroup: sample });
+      await waitFor("serve to apply the whole log", () => serve!.status().seq >= ref.seq, 60_000, 5);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(queuedMessagesMax).toBeGreaterThan(0);
+    expect(queuedBytesMax).toBeLessThanOrEqual(queueMaxBytes + messageMaxBytes);
+    await waitFor("every message acked", async () => {
+      const ci = await (await jetstreamManager(nc)).consumers.info("MMC_IN", "mmc-serve");
+      return ci.num_ack_pending === 0 && ci.ack_floor.stream_seq === pub.lastStreamSeq;
+    });
+    expect(stateHash(serve.core.state)).toBe(ref.hash);
+    expect(serve.status().outputs).toBe(ref.outputs.length);
+  });
+});
