@@ -1,13 +1,16 @@
 // Test harness for the NATS pipeline: a real nats-server per suite (free port, temp store,
 // killed in afterAll), seeded logs, the fault-free reference, and helpers to read streams.
 import { execFileSync, execSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { afterAll, beforeAll } from "vitest";
+import { connectForever } from "../../src/nats/connect.js";
+import { silentLogger } from "../../src/nats/log.js";
 import { generateMarketLines, type MarketOptions } from "../../src/demo/generate.js";
 import { stateHash } from "../../src/aggregate/snapshot.js";
 import { Core } from "../../src/pipeline.js";
@@ -39,6 +42,34 @@ export function natsServerBin(): string {
 
 export async function startServer(opts: LocalServerOptions = {}): Promise<LocalNatsServer> {
   return await LocalNatsServer.start({ bin: natsServerBin(), ...opts });
+}
+
+/** A describe block's own nats-server, temp dir and client connection (see natsSuite). */
+export interface NatsSuite {
+  readonly server: LocalNatsServer;
+  readonly dir: string;
+  readonly nc: NatsConnection;
+}
+
+/**
+ * Registers the block's setup: before its tests a nats-server on a free port with a temp
+ * store, a temp dir and a connection; after them `cleanup` (stop what the tests started,
+ * resume a stopped server), then the connection, the server and the dir go.
+ */
+export function natsSuite(cleanup?: (suite: NatsSuite) => Promise<void> | void): NatsSuite {
+  const suite = {} as { server: LocalNatsServer; dir: string; nc: NatsConnection };
+  beforeAll(async () => {
+    suite.dir = tempDir();
+    suite.server = await startServer();
+    suite.nc = await connectForever({ url: suite.server.url, name: "test", log: silentLogger() });
+  });
+  afterAll(async () => {
+    await cleanup?.(suite);
+    await suite.nc?.close();
+    await suite.server?.stop();
+    if (suite.dir !== undefined) rmSync(suite.dir, { recursive: true, force: true });
+  });
+  return suite;
 }
 
 export function tempDir(prefix = "mmc-nats-test-"): string {

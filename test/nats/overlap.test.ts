@@ -3,22 +3,19 @@
 // stream order, the depth is bounded (with output publishing stalled, serve journals at most
 // one more group and then waits), and once publishing resumes everything completes exactly
 // once. Stalling is real: the nats-server process is stopped (SIGSTOP) under serve.
-import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { beforeAll, describe, expect, test, vi } from "vitest";
 import { join } from "node:path";
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { stateHash } from "../../src/aggregate/snapshot.js";
 import { readJournal, RECORD_KIND_INPUT } from "../../src/journal/index.js";
-import { connectForever } from "../../src/nats/connect.js";
 import { silentLogger } from "../../src/nats/log.js";
 import { publishLog } from "../../src/nats/publish.js";
 import { queryStatus } from "../../src/nats/query.js";
 import { ServeHandle } from "../../src/nats/serve.js";
-import type { LocalNatsServer } from "../../src/nats/local-server.js";
-import { ensureBuilt, readStream, reference, startServer, tempDir, waitFor, writeMarket } from "./harness.js";
+import { ensureBuilt, natsSuite, readStream, reference, tempDir, waitFor, writeMarket } from "./harness.js";
 
 const log = silentLogger();
 
@@ -29,26 +26,15 @@ test("groupsInFlight must be an integer of at least 1 (0 would spin, NaN would n
 });
 
 describe("serve with two groups in flight", () => {
-  let server: LocalNatsServer;
-  let dir: string;
-  let nc: NatsConnection;
   let serve: ServeHandle | undefined;
-
-  beforeAll(async () => {
-    dir = tempDir();
-    server = await startServer();
-    nc = await connectForever({ url: server.url, name: "test", log });
-  });
-  afterAll(async () => {
+  const suite = natsSuite(async ({ server }) => {
     if (server?.pid !== undefined) process.kill(server.pid, "SIGCONT");
     await serve?.stop();
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
     vi.restoreAllMocks();
   });
 
   test("outputs stalled: at most one more group is journaled, nothing past the fsync is acked early; then all exactly once", async () => {
+    const { server, dir, nc } = suite;
     const file = join(dir, "market.ndjson");
     writeMarket(file, { seed: 5, accounts: 150, events: 8000 });
     const ref = await reference(file);
@@ -128,28 +114,19 @@ describe("serve with two groups in flight", () => {
 });
 
 describe("kill -9 of serve with two groups in flight", () => {
-  let server: LocalNatsServer;
-  let dir: string;
-  let nc: NatsConnection;
   let entry: string;
   let child: ChildProcess | null = null;
-
-  beforeAll(async () => {
-    dir = tempDir();
-    [server, entry] = await Promise.all([startServer(), ensureBuilt()]);
-    nc = await connectForever({ url: server.url, name: "test", log });
-  });
-  afterAll(async () => {
+  const suite = natsSuite(({ server }) => {
     child?.kill("SIGKILL");
     if (server?.pid !== undefined) process.kill(server.pid, "SIGCONT");
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
+  });
+  beforeAll(async () => {
+    entry = await ensureBuilt();
   });
 
   function startServe(journal: string, logFile: string, level: string): ChildProcess {
     const fd = openSync(logFile, "a");
-    const p = spawn(process.execPath, [entry, "--nats", server.url, "--journal", journal, "--log-level", level], { stdio: ["ignore", fd, fd] });
+    const p = spawn(process.execPath, [entry, "--nats", suite.server.url, "--journal", journal, "--log-level", level], { stdio: ["ignore", fd, fd] });
     closeSync(fd);
     return p;
   }
@@ -161,6 +138,7 @@ describe("kill -9 of serve with two groups in flight", () => {
   }
 
   test("killed while a second group is journaled and the first one's outputs are not all stored: the restart completes exactly once", async () => {
+    const { server, dir, nc } = suite;
     const file = join(dir, "market.ndjson");
     writeMarket(file, { seed: 17, accounts: 150, events: 30_000 });
     const ref = await reference(file);
@@ -223,24 +201,13 @@ describe("kill -9 of serve with two groups in flight", () => {
 });
 
 describe("back-pressure: a backlog is taken from the client only as fast as it is applied", () => {
-  let server: LocalNatsServer;
-  let dir: string;
-  let nc: NatsConnection;
   let serve: ServeHandle | undefined;
-
-  beforeAll(async () => {
-    dir = tempDir();
-    server = await startServer();
-    nc = await connectForever({ url: server.url, name: "test", log });
-  });
-  afterAll(async () => {
+  const suite = natsSuite(async () => {
     await serve?.stop();
-    await nc?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   test("the messages waiting for a group stay within queueMaxBytes (plus the one that crossed it); all applied once", async () => {
+    const { server, dir, nc } = suite;
     const file = join(dir, "market.ndjson");
     writeMarket(file, { seed: 7, accounts: 100, events: 6000 });
     const ref = await reference(file);
