@@ -9,7 +9,6 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
-import { stateHash } from "../../src/aggregate/snapshot.js";
 import { readJournal, RECORD_KIND_INPUT } from "../../src/journal/index.js";
 import { silentLogger } from "../../src/nats/log.js";
 import { publishLog } from "../../src/nats/publish.js";
@@ -92,7 +91,7 @@ describe("serve with two groups in flight", () => {
       const ci = await (await jetstreamManager(nc)).consumers.info("MMC_IN", "mmc-serve");
       return ci.num_ack_pending === 0 && ci.ack_floor.stream_seq === pub.lastStreamSeq;
     });
-    expect(stateHash(serve.core.state)).toBe(ref.hash);
+    expect(await serve.stateHash()).toBe(ref.hash);
     await serve.stop();
     serve = undefined;
 
@@ -245,7 +244,7 @@ describe("back-pressure: a backlog is taken from the client only as fast as it i
       const ci = await (await jetstreamManager(nc)).consumers.info("MMC_IN", "mmc-serve");
       return ci.num_ack_pending === 0 && ci.ack_floor.stream_seq === pub.lastStreamSeq;
     });
-    expect(stateHash(serve.core.state)).toBe(ref.hash);
+    expect(await serve.stateHash()).toBe(ref.hash);
     expect(serve.status().outputs).toBe(ref.outputs.length);
   });
 });
