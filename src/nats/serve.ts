@@ -247,6 +247,8 @@ export class ServeHandle {
   readonly stream: string;
   readonly outStream: string;
   readonly consumerName: string;
+  /** Where the core stage runs ("main" also when a stub core was given). */
+  readonly coreThread: CoreThread;
   /** Resolves when the service has stopped (rejects on a fatal error). */
   readonly done: Promise<void>;
   metricsPort: number | null = null;
@@ -306,6 +308,9 @@ export class ServeHandle {
     if (opts.groupsInFlight !== undefined && !(Number.isInteger(opts.groupsInFlight) && opts.groupsInFlight >= 1)) {
       throw new RangeError(`groupsInFlight must be an integer ≥ 1, got ${opts.groupsInFlight}`);
     }
+    const thread = opts.coreThread ?? "worker";
+    if (!CORE_THREADS.includes(thread)) parseCoreThread(String(thread));
+    this.coreThread = opts.core !== undefined ? "main" : thread;
     this.stage = this.createStage();
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
@@ -331,8 +336,6 @@ export class ServeHandle {
   /** The in-thread or worker core stage (a stub core always runs in-thread: it is an object here). */
   private createStage(): CoreStage {
     const opts = this.opts;
-    const thread = opts.coreThread ?? "worker";
-    if (!CORE_THREADS.includes(thread)) parseCoreThread(String(thread));
     const stageOpts: CoreStageOptions = {
       journal: opts.journal,
       snapshot: opts.snapshot ?? `${opts.journal}.snapshot`,
@@ -340,7 +343,7 @@ export class ServeHandle {
       yieldEvery: YIELD_EVERY_ENTRIES,
       ...(opts.failAtSourceSeq !== undefined ? { failAtSourceSeq: opts.failAtSourceSeq } : {}),
     };
-    if (thread === "main" || opts.core !== undefined) return new InThreadStage({ ...stageOpts, ...(opts.core !== undefined ? { core: opts.core } : {}) }, this.log);
+    if (this.coreThread === "main") return new InThreadStage({ ...stageOpts, ...(opts.core !== undefined ? { core: opts.core } : {}) }, this.log);
     const { yieldEvery: _, ...workerOpts } = stageOpts;
     return new WorkerStage({ stage: workerOpts, logLevel: this.log.level }, (err) => this.failFromStage(err));
   }
