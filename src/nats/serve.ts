@@ -1,19 +1,31 @@
 // `mmc serve`: a durable pull consumer on the input stream feeding the Core, with the
 // journal as the source of truth for progress.
 //
+// Threads: the Core and the journal are the *core stage* (core-stage.ts), by default on a
+// worker thread (worker-stage.ts, core-worker.ts; `coreThread: "main"` keeps it on this
+// one). This thread keeps the NATS side: the pump, delivery checks, skip by stream seq,
+// grouping and back-pressure, consumer recreation, output publishing, acks, the query
+// service and metrics. A group's message bytes go to the stage; it decodes, applies,
+// journals, fsyncs (and snapshots), and hands back the outputs. So the core applies group
+// N+1 on its own core while this thread publishes and acks group N.
+//
 // Per group of messages (whatever arrived while the previous group was being applied):
 //   1. each message: skip it if its stream seq is already journaled (ack it with the
-//      group); else decode it (one JSON event or a binary batch; bad → a raw entry), and
-//      for each entry `core.apply` → journal input record (with the stream seq) → journal
-//      derived records (the core's output events, byte for byte: `mmc replay` audits them);
-//   2. journal.sync() — one fdatasync for the group;
+//      group); else (in the stage) decode it (one JSON event or a binary batch; bad → a raw
+//      entry), and for each entry `core.apply` → journal input record (with the stream
+//      seq) → journal derived records (the core's output events, byte for byte: `mmc
+//      replay` audits them);
+//   2. journal.sync() — one fdatasync for the group (in the stage; a due snapshot is
+//      written right after it, before the stage applies anything else: a durable boundary);
 //   3. publish the group's outputs (msg ids `<seq>.<index>`, in order, awaiting acks);
 //   4. ack the group's messages.
 // Steps 3–4 of a group (its flush) run while the next group goes through 1–2: the core is
 // busy while acks travel. Flushes are chained (group N+1's outputs and acks strictly after
 // N's), and at most `groupsInFlight` (2) groups are between delivery and ack: the next one
-// is taken only while fewer than that many are flushing. Applying yields to the event loop
-// every 1000 entries so the flush in hand progresses meanwhile.
+// is taken only while fewer than that many are flushing. In-thread, applying yields to the
+// event loop every 1000 entries so the flush in hand progresses meanwhile (the worker needs
+// no yields). The stage applies every message it is given (or serve stops), so the stream
+// seq of a group's last message counts as applied once the group is handed over.
 // Deliveries wait in a queue bounded by bytes (queueMaxBytes): the pump stops taking from the
 // client while it is full, which bounds how long a backlog's messages wait for their ack.
 // A crash anywhere leaves: journal ⊇ acked messages, and output stream ⊆ journal outputs.
