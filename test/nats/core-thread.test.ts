@@ -4,7 +4,7 @@
 // validated.
 import { describe, expect, test } from "vitest";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { docToState, stateHash } from "../../src/aggregate/snapshot.js";
@@ -116,6 +116,30 @@ describe("serve's core thread", () => {
     expect(serve.status().snapshotSeq).toBe(written);
     expect(serve.status().seq).toBe(ref.seq);
     expect(await serve.stateHash()).toBe(ref.hash);
+    await serve.stop();
+    serve = undefined;
+  });
+
+  test("recovery on the worker republishes journaled outputs the output stream lost, in chunks through the main thread", async () => {
+    await freshStreams();
+    // 12,000 malformed events: one `rejected` output each, more than one recovery chunk (10,000).
+    const file = join(suite.dir, "rejects.ndjson");
+    writeFileSync(file, Array.from({ length: 12_000 }, (_, i) => `{"type":"nonsense","n":${i}}`).join("\n") + "\n");
+    const ref = await reference(file);
+    expect(ref.outputs.length).toBe(12_000);
+    const journal = join(suite.dir, "rejects.journal");
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false });
+    await publishLog(suite.nc, file, { batch: 1000, log });
+    await waitFor("serve to store every output", () => (serve!.status().outputsStored?.seq ?? 0) >= ref.seq);
+    await serve.stop();
+    serve = undefined;
+    const jsm = await jetstreamManager(suite.nc);
+    await jsm.streams.delete("MMC_OUT");
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false });
+    const stored = await readStream(suite.nc, "MMC_OUT");
+    expect(stored.map((o) => o.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
+    expect(stored.map((o) => o.payload)).toEqual(ref.outputs.map((o) => o.payload));
+    expect(serve.status().seq).toBe(ref.seq);
     await serve.stop();
     serve = undefined;
   });
