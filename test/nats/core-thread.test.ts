@@ -6,6 +6,7 @@ import { describe, expect, test } from "vitest";
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { docToState, stateHash } from "../../src/aggregate/snapshot.js";
 import { replayLog } from "../../src/replay.js";
@@ -88,6 +89,34 @@ describe("serve's core thread", () => {
     expect((await readStream(suite.nc, "MMC_OUT")).map((o) => o.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
     await serve.stop();
     serve = undefined;
+  });
+
+  test("a core worker that dies (exits) stops serve with an error, without acking its group", async () => {
+    await freshStreams();
+    const file = join(suite.dir, "exit.ndjson");
+    writeMarket(file, { seed: 14, accounts: 40, events: 2000 });
+    // The real worker (imported first: its listener runs first), except that it exits (as
+    // after a fatal V8 error) once it has applied and fsync'd a group, before replying.
+    const real = process.env.MMC_CORE_WORKER!;
+    const dying = join(suite.dir, "dying-worker.mjs");
+    writeFileSync(dying, [
+      'import { parentPort } from "node:worker_threads";',
+      `import ${JSON.stringify(pathToFileURL(real).href)};`,
+      'parentPort.on("message", (m) => { if (m.kind === "call" && m.op === "applyGroup") process.exit(3); });',
+    ].join("\n"));
+    process.env.MMC_CORE_WORKER = dying;
+    try {
+      serve = await ServeHandle.start({ url: suite.server.url, journal: join(suite.dir, "exit.journal"), log, query: false });
+    } finally {
+      process.env.MMC_CORE_WORKER = real;
+    }
+    await publishLog(suite.nc, file, { batch: 500, log });
+    await expect(serve.done).rejects.toThrow(/core worker exited \(code 3\)/);
+    serve = undefined;
+    const ci = await (await jetstreamManager(suite.nc)).consumers.info(DEFAULT_INPUT_STREAM, "mmc-serve");
+    expect(ci.ack_floor.stream_seq).toBe(0);
+    expect(ci.num_ack_pending).toBeGreaterThan(0);
+    expect(await readStream(suite.nc, "MMC_OUT")).toEqual([]);
   });
 
   test("worker snapshots are of fsync'd group boundaries: snapshot + the rest of the journal = the same state", async () => {
