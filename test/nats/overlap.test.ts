@@ -67,7 +67,10 @@ describe("serve with two groups in flight", () => {
     });
     await waitFor("the first group", () => firstGroupSeq > 0);
     // Serve goes on with what it holds: at most one more group is applied and fsync'd, and
-    // then it waits for the stalled one (its outputs cannot be stored).
+    // then it waits for the stalled one (its outputs cannot be stored). status().seq moves
+    // per group (the core may be on its worker), and on a loaded machine a group can take
+    // longer than the 400 ms below: first wait for the two groups the overlap allows.
+    await waitFor("two groups after the first", () => serve!.status().seq - firstGroupSeq > groupMaxEntries, 30_000);
     let last = -1;
     await waitFor("serve to stop advancing", async () => {
       const s = serve!.status().seq;
