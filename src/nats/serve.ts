@@ -320,8 +320,7 @@ export class ServeHandle {
     if (opts.groupsInFlight !== undefined && !(Number.isInteger(opts.groupsInFlight) && opts.groupsInFlight >= 1)) {
       throw new RangeError(`groupsInFlight must be an integer ≥ 1, got ${opts.groupsInFlight}`);
     }
-    const thread = opts.coreThread ?? "worker";
-    if (!CORE_THREADS.includes(thread)) parseCoreThread(String(thread));
+    const thread = parseCoreThread(opts.coreThread ?? "worker");
     this.coreThread = opts.core !== undefined ? "main" : thread;
     this.stage = this.createStage();
     this.done = new Promise<void>((resolve, reject) => {
