@@ -15,7 +15,8 @@
 //   steady      the throughput run again on the steady market (`calm`: no crash, rare
 //               liquidations), end to end with the real core: an ordinary day.
 // `mmc bench` wires this; run directly: node dist/bench/pipeline.bench.js [--events N] …
-// [--groups-in-flight 1|2] (serve's default is 2; 1 = one group at a time, for A/B).
+// [--groups-in-flight 1|2] (serve's default is 2; 1 = one group at a time, for A/B)
+// [--core-thread worker|main] (serve's default is worker: the core on its own thread; A/B).
 import { pathToFileURL } from "node:url";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,7 +32,7 @@ import type { LogEntry } from "../src/events/types.js";
 import { connectForever } from "../src/nats/connect.js";
 import { LocalNatsServer } from "../src/nats/local-server.js";
 import { silentLogger } from "../src/nats/log.js";
-import { ServeHandle } from "../src/nats/serve.js";
+import { parseCoreThread, ServeHandle, type CoreThread } from "../src/nats/serve.js";
 import { Core } from "../src/pipeline.js";
 import type { OutputEvent } from "../src/outputs/events.js";
 import { DEFAULT_SETTINGS, ensureStreams } from "../src/nats/settings.js";
@@ -70,6 +71,8 @@ export interface PipelineBenchOptions {
   steady?: boolean;
   /** serve's groups between delivery and ack (default: serve's, 2; 1 = one group at a time). */
   groupsInFlight?: number;
+  /** Where serve runs the core and the journal (default: serve's, worker). A stub core runs on main. */
+  coreThread?: CoreThread;
 }
 
 /**
@@ -126,10 +129,12 @@ export interface PipelineBenchResult {
    */
   steady: SteadyResult | null;
   server_version: string;
+  /** serve's core thread in the end-to-end runs. */
+  core_thread: CoreThread;
 }
 
 /** serve settings under test (A/B within one build). */
-type ServeTuning = { groupsInFlight?: number };
+type ServeTuning = { groupsInFlight?: number; coreThread?: CoreThread };
 
 function percentile(sorted: readonly bigint[], p: number): number {
   if (sorted.length === 0) return 0;
@@ -311,7 +316,10 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
   const batch = opts.batch ?? 1000;
   const inflight = opts.inflight ?? 8;
   const marks = opts.latencyMarks ?? 1000;
-  const serveOpts: ServeTuning = opts.groupsInFlight === undefined ? {} : { groupsInFlight: opts.groupsInFlight };
+  const serveOpts: ServeTuning = {
+    ...(opts.groupsInFlight === undefined ? {} : { groupsInFlight: opts.groupsInFlight }),
+    ...(opts.coreThread === undefined ? {} : { coreThread: opts.coreThread }),
+  };
   const log = silentLogger();
   const dir = mkdtempSync(join(tmpdir(), "mmc-bench-"));
   const server = await LocalNatsServer.start();
@@ -437,6 +445,7 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
       layer,
       steady,
       server_version: nc.info?.version ?? "?",
+      core_thread: opts.core === "stub" ? "main" : (opts.coreThread ?? "worker"),
     };
   } finally {
     await nc?.close();
@@ -451,7 +460,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       events: { type: "string" }, accounts: { type: "string" }, seed: { type: "string" }, batch: { type: "string" },
       marks: { type: "string" }, interval: { type: "string" }, load: { type: "string" }, storage: { type: "string" },
       core: { type: "string" }, layer: { type: "string" }, "layer-outputs": { type: "string" }, steady: { type: "string" },
-      "groups-in-flight": { type: "string" },
+      "groups-in-flight": { type: "string" }, "core-thread": { type: "string" },
     },
   });
   const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -464,6 +473,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     layerOutputs: values["layer-outputs"] === "recorded" ? "recorded" : "none",
     steady: values.steady !== "off",
     groupsInFlight: num(values["groups-in-flight"]),
+    ...(values["core-thread"] === undefined ? {} : { coreThread: parseCoreThread(values["core-thread"]) }),
   });
   process.stdout.write(JSON.stringify(r, null, 2) + "\n");
 }

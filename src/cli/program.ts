@@ -5,12 +5,22 @@ import { replayCommand } from "./replay-cmd.js";
 import { benchCommand, BENCHES } from "./bench-cmd.js";
 import { matchCommand } from "./match-cmd.js";
 import { DEFAULT_JOURNAL, DEFAULT_NATS_URL, publishCommand, queryCommand, replayFromStream, serveCommand } from "../nats/commands.js";
+import { parseCoreThread, type CoreThread } from "../nats/serve.js";
 import { demoCommand } from "./demo.js";
 import { verifyCommand, importCommand, exportCommand, generateCommand, processCommand } from "./log-cmds.js";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+/** `--core-thread`: worker or main. */
+function coreThreadArg(v: string): CoreThread {
+  try {
+    return parseCoreThread(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
 
 export function intArg(name: string, min = 0): (v: string) => number {
   return (v: string) => {
@@ -126,6 +136,7 @@ export function buildProgram(): Command {
     .option("--metrics <port>", "serve Prometheus metrics on this port", intArg("metrics", 1))
     .option("--consumer <name>", "durable consumer name", "mmc-serve")
     .option("--snapshot-every <n>", "write a snapshot every N events (0: never)", intArg("snapshot-every", 0), 100_000)
+    .option("--core-thread <worker|main>", "run the core and the journal on a worker thread (default) or on the NATS thread", coreThreadArg)
     .option("--log-level <level>", "pino log level (also MMC_LOG_LEVEL)")
     .action(async (opts) => {
       process.exitCode = await serveCommand(opts);

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "./log.js";
 import { publishLog } from "./publish.js";
 import { formatQueryReply, queryAccount, QueryError } from "./query.js";
 import { replayStream } from "./replay-stream.js";
-import { FatalServeError, ServeHandle } from "./serve.js";
+import { FatalServeError, ServeHandle, type CoreThread } from "./serve.js";
 import { DEFAULT_CONSUMER, DEFAULT_INPUT_STREAM } from "./settings.js";
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -33,6 +33,8 @@ export interface ServeCommandOptions {
   snapshotEvery?: number;
   /** pino level (default info). */
   logLevel?: string;
+  /** Where the core and the journal run (default worker). */
+  coreThread?: CoreThread;
 }
 
 /** `mmc serve`: runs until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1). */
@@ -47,6 +49,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<number> {
       journal: opts.journal ?? DEFAULT_JOURNAL,
       metricsPort: opts.metrics,
       snapshotEvery: opts.snapshotEvery,
+      ...(opts.coreThread !== undefined ? { coreThread: opts.coreThread } : {}),
       log,
     });
   } catch (err) {

@@ -14,7 +14,7 @@
 //     batch over BATCH_MAX_BYTES is E_TOO_LARGE, any other failure is rejected as E_JSON
 //     (the message is not an event).
 // The same function serves `serve` and `replay --nats`, so both build the same log.
-import { BATCH_MAGIC, BATCH_MAX_BYTES, CodecError, decodeBatchEncoded, type EncodedEntry } from "../events/codec.js";
+import { BATCH_MAGIC, BATCH_MAX_BYTES, BATCH_MAX_ENTRIES, CodecError, decodeBatchEncoded, type EncodedEntry } from "../events/codec.js";
 import { lineToEntry, utf8Prefix } from "../events/ndjson.js";
 import type { LogEntry } from "../events/types.js";
 import type { ErrorCode } from "../events/errors.js";
@@ -74,4 +74,21 @@ export function decodeMessage(data: Uint8Array): DecodedMessage {
   // text is non-empty and visible) and let Core reject it.
   const entry = lineToEntry(text, data.length) ?? { kind: "raw", raw: text === "" ? '""' : JSON.stringify(text) };
   return { entries: [entry], overrideCode: null, kind: "event" };
+}
+
+/**
+ * The entries a message holds, from a batch's header alone (its count; a batch that will
+ * not decode may hold fewer): serve sizes groups with it before the core stage decodes.
+ */
+export function messageEntryCount(data: Uint8Array): number {
+  if (!isBatch(data)) return 1;
+  let count = 0;
+  let mul = 1;
+  for (let i = MAGIC.length + 1; i < data.length && i < MAGIC.length + 9; i++) {
+    const b = data[i]!;
+    count += (b & 0x7f) * mul;
+    if (b < 0x80) return Math.max(1, Math.min(count, BATCH_MAX_ENTRIES));
+    mul *= 128;
+  }
+  return 1;
 }

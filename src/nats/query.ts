@@ -7,8 +7,8 @@
 // event (`seq`; `durableSeq` says how far the journal is fsync'd).
 import type { NatsConnection } from "@nats-io/transport-node";
 import { Svcm, ServiceError, type Service, type ServiceMsg } from "@nats-io/services";
-import { buildReport, type AccountReport, type Report } from "../outputs/report.js";
-import type { Core } from "../pipeline.js";
+import type { AccountReport } from "../outputs/report.js";
+import type { AccountAnswer } from "./core-stage.js";
 import { ACCOUNT_RE } from "../events/schema.js";
 import type { Logger } from "./log.js";
 import { QUERY_ACCOUNT_SUBJECT, QUERY_STATUS_SUBJECT } from "./subjects.js";
@@ -25,30 +25,15 @@ export interface QueryReply {
   readonly state: AccountReport;
 }
 
+/** What the service asks serve (the core stage answers: on its thread, maybe a worker). */
 export interface StatusSource {
-  readonly core: Core;
+  account(name: string): Promise<AccountAnswer | null>;
   durableSeq(): number;
-  status(): Record<string, unknown>;
+  status(): Promise<Record<string, unknown>>;
 }
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** Caches the full report per seq: building it recomputes every account. */
-class ReportCache {
-  private seq = -1;
-  private report: Report | null = null;
-
-  constructor(private readonly core: Core) {}
-
-  get(): Report {
-    if (this.report === null || this.seq !== this.core.state.seq) {
-      this.report = buildReport(this.core);
-      this.seq = this.core.state.seq;
-    }
-    return this.report;
-  }
-}
 
 function parseAccount(data: Uint8Array): string {
   const text = dec.decode(data).trim();
@@ -63,14 +48,33 @@ function parseAccount(data: Uint8Array): string {
   return text;
 }
 
+/**
+ * Time from request to reply per endpoint. Answers are asynchronous (the core stage may be
+ * a worker), and the library times only the handler's synchronous part (≈ 0): the reply
+ * time is in each endpoint's stats `data` instead.
+ */
+export interface ReplyTimes {
+  replies: number;
+  reply_ns: number;
+}
+
 export async function startQueryService(nc: NatsConnection, src: StatusSource, log: Logger, metadata: Record<string, string> = {}): Promise<Service> {
-  const cache = new ReportCache(src.core);
+  const times = new Map<string, ReplyTimes>([
+    [QUERY_ACCOUNT_SUBJECT, { replies: 0, reply_ns: 0 }],
+    [QUERY_STATUS_SUBJECT, { replies: 0, reply_ns: 0 }],
+  ]);
+  const timed = (subject: string, t0: number): void => {
+    const t = times.get(subject)!;
+    t.replies++;
+    t.reply_ns += Math.max(1, Math.round((performance.now() - t0) * 1e6));
+  };
   // @nats-io/services is built against its own copy of nats-core; the connection is the same protocol object.
   const svc = await new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]).add({
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
     description: "mmc margin core: account state as in the SPEC §9 report",
     metadata,
+    statsHandler: (ep) => Promise.resolve({ ...times.get(ep.subject) }),
   });
   svc.addEndpoint("account", {
     subject: QUERY_ACCOUNT_SUBJECT,
@@ -80,21 +84,23 @@ export async function startQueryService(nc: NatsConnection, src: StatusSource, l
         log.warn({ err: err.message }, "query: endpoint error");
         return;
       }
+      const t0 = performance.now();
       const account = parseAccount(msg.data);
       if (!ACCOUNT_RE.test(account)) {
         msg.respondError(400, `not an account name: ${JSON.stringify(account.slice(0, 80))}`);
         return;
       }
-      const report = cache.get();
-      const state = report.accounts[account];
-      if (state === undefined) {
-        msg.respondError(404, `unknown account ${account}`);
-        return;
-      }
-      const reply: QueryReply = {
-        account, seq: report.seq, durableSeq: src.durableSeq(), stateHash: report.stateHash, marks: report.marks, state,
-      };
-      msg.respond(enc.encode(JSON.stringify(reply)));
+      src.account(account).then(
+        (a) => {
+          if (a === null) {
+            msg.respondError(404, `unknown account ${account}`);
+            return;
+          }
+          const reply: QueryReply = { account, seq: a.seq, durableSeq: src.durableSeq(), stateHash: a.stateHash, marks: a.marks, state: a.state };
+          msg.respond(enc.encode(JSON.stringify(reply)));
+        },
+        (e: unknown) => msg.respondError(500, (e as Error).message),
+      ).finally(() => timed(QUERY_ACCOUNT_SUBJECT, t0));
     },
   });
   svc.addEndpoint("status", {
@@ -102,7 +108,11 @@ export async function startQueryService(nc: NatsConnection, src: StatusSource, l
     metadata: { reply: "serve status JSON" },
     handler: (err: Error | null, msg: ServiceMsg) => {
       if (err !== null) return;
-      msg.respond(enc.encode(JSON.stringify(src.status())));
+      const t0 = performance.now();
+      src.status().then(
+        (st) => msg.respond(enc.encode(JSON.stringify(st))),
+        (e: unknown) => msg.respondError(500, (e as Error).message),
+      ).finally(() => timed(QUERY_STATUS_SUBJECT, t0));
     },
   });
   log.info({ service: SERVICE_NAME, endpoints: [QUERY_ACCOUNT_SUBJECT, QUERY_STATUS_SUBJECT] }, "query service started");

@@ -1,8 +1,9 @@
 // Stand-alone entry for `mmc serve` (tests spawn it as a child to kill -9 it):
 //   node dist/src/nats/serve-main.js --nats <url> [--stream <name>] [--journal <path>] [--metrics <port>]
-//     [--consumer <name>] [--snapshot-every <n>] [--log-level <level>]
+//     [--consumer <name>] [--snapshot-every <n>] [--core-thread <worker|main>] [--log-level <level>]
 import { parseArgs } from "node:util";
 import { serveCommand } from "./commands.js";
+import { parseCoreThread, type CoreThread } from "./serve.js";
 
 const { values } = parseArgs({
   options: {
@@ -12,12 +13,21 @@ const { values } = parseArgs({
     metrics: { type: "string" },
     consumer: { type: "string" },
     "snapshot-every": { type: "string" },
+    "core-thread": { type: "string" },
     "log-level": { type: "string" },
   },
   strict: true,
 });
 if (values.nats === undefined) {
   process.stderr.write("usage: serve-main --nats <url> [--stream <name>] [--journal <path>] [--metrics <port>]\n");
+  process.exit(2);
+}
+let coreThread: CoreThread | undefined;
+try {
+  coreThread = values["core-thread"] === undefined ? undefined : parseCoreThread(values["core-thread"]);
+} catch (err) {
+  process.stderr.write(`serve-main: ${(err as Error).message}
+`);
   process.exit(2);
 }
 const code = await serveCommand({
@@ -28,5 +38,6 @@ const code = await serveCommand({
   consumer: values.consumer,
   snapshotEvery: values["snapshot-every"] === undefined ? undefined : Number(values["snapshot-every"]),
   logLevel: values["log-level"],
+  coreThread,
 });
 process.exit(code);

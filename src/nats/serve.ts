@@ -1,19 +1,31 @@
 // `mmc serve`: a durable pull consumer on the input stream feeding the Core, with the
 // journal as the source of truth for progress.
 //
+// Threads: the Core and the journal are the *core stage* (core-stage.ts), by default on a
+// worker thread (worker-stage.ts, core-worker.ts; `coreThread: "main"` keeps it on this
+// one). This thread keeps the NATS side: the pump, delivery checks, skip by stream seq,
+// grouping and back-pressure, consumer recreation, output publishing, acks, the query
+// service and metrics. A group's message bytes go to the stage; it decodes, applies,
+// journals, fsyncs (and snapshots), and hands back the outputs. So the core applies group
+// N+1 on its own core while this thread publishes and acks group N.
+//
 // Per group of messages (whatever arrived while the previous group was being applied):
 //   1. each message: skip it if its stream seq is already journaled (ack it with the
-//      group); else decode it (one JSON event or a binary batch; bad → a raw entry), and
-//      for each entry `core.apply` → journal input record (with the stream seq) → journal
-//      derived records (the core's output events, byte for byte: `mmc replay` audits them);
-//   2. journal.sync() — one fdatasync for the group;
+//      group); else (in the stage) decode it (one JSON event or a binary batch; bad → a raw
+//      entry), and for each entry `core.apply` → journal input record (with the stream
+//      seq) → journal derived records (the core's output events, byte for byte: `mmc
+//      replay` audits them);
+//   2. journal.sync() — one fdatasync for the group (in the stage; a due snapshot is
+//      written right after it, before the stage applies anything else: a durable boundary);
 //   3. publish the group's outputs (msg ids `<seq>.<index>`, in order, awaiting acks);
 //   4. ack the group's messages.
 // Steps 3–4 of a group (its flush) run while the next group goes through 1–2: the core is
 // busy while acks travel. Flushes are chained (group N+1's outputs and acks strictly after
 // N's), and at most `groupsInFlight` (2) groups are between delivery and ack: the next one
-// is taken only while fewer than that many are flushing. Applying yields to the event loop
-// every 1000 entries so the flush in hand progresses meanwhile.
+// is taken only while fewer than that many are flushing. In-thread, applying yields to the
+// event loop every 1000 entries so the flush in hand progresses meanwhile (the worker needs
+// no yields). The stage applies every message it is given (or serve stops), so the stream
+// seq of a group's last message counts as applied once the group is handed over.
 // Deliveries wait in a queue bounded by bytes (queueMaxBytes): the pump stops taking from the
 // client while it is full, which bounds how long a backlog's messages wait for their ack.
 // A crash anywhere leaves: journal ⊇ acked messages, and output stream ⊆ journal outputs.
@@ -33,22 +45,16 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Service } from "@nats-io/services";
 import type { Server } from "node:http";
 import { setImmediate as setImmediatePromise, setTimeout as sleep } from "node:timers/promises";
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { docToState, stateHash } from "../aggregate/snapshot.js";
-import { readSnapshotFile, writeSnapshotFile, type SnapshotFile } from "../snapshot-file.js";
-import { JournalWriter, readJournal, RECORD_KIND_DERIVED, RECORD_KIND_INPUT, type JournalRecord } from "../journal/index.js";
-import type { LogEntry } from "../events/types.js";
-import type { EncodedEntry } from "../events/codec.js";
-import { Core, type ApplyResult } from "../pipeline.js";
+import { Core } from "../pipeline.js";
 import { Prng } from "../util/prng.js";
 import { backoffMs, connectForever } from "./connect.js";
-import { decodeMessage, sizeRejectionOf } from "./decode.js";
+import { decodeMessage, messageEntryCount } from "./decode.js";
 import { createLogger, type Logger } from "./log.js";
 import { ServeMetrics, startMetricsServer } from "./metrics.js";
-import { comparePositions, OutputPublisher, PublishAborted, publishedPayload, type OutputPosition, type PendingOutput } from "./outputs.js";
-import { decodeDerived, encodeDerived } from "../outputs/derived.js";
-import type { ErrorCode } from "../events/errors.js";
+import { OutputPublisher, PublishAborted, type OutputPosition, type PendingOutput } from "./outputs.js";
 import { startQueryService } from "./query.js";
+import { FatalServeError, InThreadStage, type CoreStage, type CoreStageOptions, type GroupResult, type StageMessage } from "./core-stage.js";
+import { WorkerStage } from "./worker-stage.js";
 import {
   consumerInfoOrNull,
   DEFAULT_CONSUMER,
@@ -60,6 +66,18 @@ import {
   type PipelineSettings,
 } from "./settings.js";
 import type { OutputType } from "./subjects.js";
+
+export { FatalServeError } from "./core-stage.js";
+
+/** Where the core and the journal run: a worker thread (default) or serve's own thread. */
+export type CoreThread = "worker" | "main";
+export const CORE_THREADS: readonly CoreThread[] = ["worker", "main"];
+
+/** Validates a `--core-thread` value. */
+export function parseCoreThread(v: string): CoreThread {
+  if ((CORE_THREADS as readonly string[]).includes(v)) return v as CoreThread;
+  throw new RangeError(`core thread must be one of ${CORE_THREADS.join(", ")}, got ${JSON.stringify(v)}`);
+}
 
 export interface ServeOptions {
   /** NATS server URL(s). */
@@ -115,6 +133,13 @@ export interface ServeOptions {
   readonly snapshot?: string;
   /** Seqs between snapshots (default 100,000; 0 = never). */
   readonly snapshotEvery?: number;
+  /**
+   * Where the core and the journal run (default "worker": their own thread, overlapping the
+   * NATS I/O on this one; "main": this thread, as before). A stub `core` runs on "main".
+   */
+  readonly coreThread?: CoreThread;
+  /** For tests: the core stage throws while applying the message with this stream seq. */
+  readonly failAtSourceSeq?: number;
 }
 
 export interface GroupInfo {
@@ -147,8 +172,6 @@ export interface ServeStatus {
   readonly queuedBytes: number;
   readonly stateHash?: string;
 }
-
-export class FatalServeError extends Error {}
 
 export const DEFAULT_SNAPSHOT_EVERY = 100_000;
 /** Default queueMaxBytes: 4 MiB, some 40–100k events of binary batches (seconds of core work). */
@@ -212,35 +235,6 @@ class DeliveryQueue {
   }
 }
 
-interface SnapshotMeta {
-  readonly seq: number;
-  /** The journal's chain hash after the snapshot's last record. */
-  readonly journalHash: string;
-  readonly sourceSeq: number;
-}
-
-/** The journal positions recorded for snapshots (`<snapshot>.meta.json`), oldest first. */
-function readSnapshotMetas(snapshotPath: string): SnapshotMeta[] {
-  try {
-    const doc = JSON.parse(readFileSync(`${snapshotPath}.meta.json`, "utf8")) as { snapshots?: SnapshotMeta[] };
-    return Array.isArray(doc.snapshots) ? doc.snapshots : [];
-  } catch {
-    return [];
-  }
-}
-
-function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-}
-
 interface Queued {
   readonly msg: JsMsg;
   readonly epoch: number;
@@ -257,15 +251,16 @@ interface AppliedGroup {
   readonly t0: number;
 }
 
-/** While applying a group, yield to the event loop after this many entries (see applyGroup). */
+/** In-thread, applying a group yields to the event loop after this many entries (see applyGroup). */
 const YIELD_EVERY_ENTRIES = 1000;
 
 export class ServeHandle {
-  private coreRef: Core;
   readonly metrics: ServeMetrics;
   readonly stream: string;
   readonly outStream: string;
   readonly consumerName: string;
+  /** Where the core stage runs ("main" also when a stub core was given). */
+  readonly coreThread: CoreThread;
   /** Resolves when the service has stopped (rejects on a fatal error). */
   readonly done: Promise<void>;
   metricsPort: number | null = null;
@@ -273,7 +268,10 @@ export class ServeHandle {
   private nc!: NatsConnection;
   private js!: JetStreamClient;
   private jsm!: JetStreamManager;
-  private journal!: JournalWriter;
+  private readonly stage: CoreStage;
+  /** The core's seq, the journal's fsync'd seq (as of the last group or recovery). */
+  private coreSeq = 0;
+  private durableSeq = 0;
   private publisher!: OutputPublisher;
   private svc: Service | null = null;
   private httpServer: Server | null = null;
@@ -297,8 +295,6 @@ export class ServeHandle {
   private pumping = false;
   /** Flushes (outputs, then acks) of applied groups, oldest first; each waits for its predecessor. */
   private flushing: Promise<void>[] = [];
-  /** Rejections by code since the last group ended (a labelled counter costs ~1 µs per call). */
-  private readonly rejectedCounts = new Map<string, number>();
   /** Set when serve fails: flushes still under way skip their acks. */
   private failed = false;
   private stopping = false;
@@ -307,8 +303,6 @@ export class ServeHandle {
   private groups = 0;
   private outputsTotal = 0;
   private recreated = 0;
-  private readonly snapshotPath: string;
-  private readonly snapshotEvery: number;
   private lastSnapshotSeq = 0;
   private resolveDone!: () => void;
   private rejectDone!: (e: unknown) => void;
@@ -320,15 +314,15 @@ export class ServeHandle {
     this.settings = { ...DEFAULT_SETTINGS, ...opts.settings };
     this.log = opts.log ?? createLogger({ name: "mmc-serve" });
     this.metrics = new ServeMetrics(opts.metricsPort !== undefined);
-    this.coreRef = opts.core ?? new Core({ keepHistory: false });
-    this.snapshotPath = opts.snapshot ?? `${opts.journal}.snapshot`;
     const queueMaxBytes = opts.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES;
     if (!(Number.isSafeInteger(queueMaxBytes) && queueMaxBytes >= 0)) throw new RangeError(`queueMaxBytes must be a non-negative integer, got ${queueMaxBytes}`);
     this.queue = new DeliveryQueue(queueMaxBytes);
     if (opts.groupsInFlight !== undefined && !(Number.isInteger(opts.groupsInFlight) && opts.groupsInFlight >= 1)) {
       throw new RangeError(`groupsInFlight must be an integer ≥ 1, got ${opts.groupsInFlight}`);
     }
-    this.snapshotEvery = opts.core !== undefined ? 0 : (opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY);
+    const thread = parseCoreThread(opts.coreThread ?? "worker");
+    this.coreThread = opts.core !== undefined ? "main" : thread;
+    this.stage = this.createStage();
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -350,18 +344,48 @@ export class ServeHandle {
     return h;
   }
 
-  get core(): Core {
-    return this.coreRef;
+  /** The in-thread or worker core stage (a stub core always runs in-thread: it is an object here). */
+  private createStage(): CoreStage {
+    const opts = this.opts;
+    const stageOpts: CoreStageOptions = {
+      journal: opts.journal,
+      snapshot: opts.snapshot ?? `${opts.journal}.snapshot`,
+      snapshotEvery: opts.core !== undefined ? 0 : (opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY),
+      yieldEvery: YIELD_EVERY_ENTRIES,
+      ...(opts.failAtSourceSeq !== undefined ? { failAtSourceSeq: opts.failAtSourceSeq } : {}),
+    };
+    if (this.coreThread === "main") return new InThreadStage({ ...stageOpts, ...(opts.core !== undefined ? { core: opts.core } : {}) }, this.log);
+    const { yieldEvery: _, ...workerOpts } = stageOpts;
+    return new WorkerStage({ stage: workerOpts, logLevel: this.log.level }, (err) => this.failFromStage(err));
   }
 
-  status(withHash = false): ServeStatus {
+  /** The core stage died outside a call (a worker's uncaught error or exit): serve stops. */
+  private failFromStage(err: Error): void {
+    if (this.fatal === null) this.fatal = err;
+    this.stopping = true;
+    this.stopConsuming();
+    this.wake?.();
+  }
+
+  /** The state hash of the core (all applied entries; see status().seq). */
+  stateHash(): Promise<string> {
+    return this.stage.stateHash();
+  }
+
+  /** status() with the state hash. */
+  async statusWithHash(): Promise<ServeStatus> {
+    const hash = await this.stage.stateHash();
+    return { ...this.status(), stateHash: hash };
+  }
+
+  status(): ServeStatus {
     return {
       stream: this.stream,
       outStream: this.outStream,
       consumer: this.consumerName,
       journal: this.opts.journal,
-      seq: this.core.state.seq,
-      durableSeq: this.journal?.durable.seq ?? 0,
+      seq: this.coreSeq,
+      durableSeq: this.durableSeq,
       sourceSeq: this.appliedSource,
       applied: this.applied,
       skipped: this.skipped,
@@ -372,7 +396,6 @@ export class ServeHandle {
       outputsStored: this.publisher?.stored ?? null,
       queuedMessages: this.queue.length,
       queuedBytes: this.queue.bytes,
-      ...(withHash ? { stateHash: stateHash(this.core.state) } : {}),
     };
   }
 
@@ -402,9 +425,8 @@ export class ServeHandle {
       onPublished: (type: OutputType, n: number) => this.metrics.outputs.inc({ type }, n),
     });
 
-    this.journal = JournalWriter.open(this.opts.journal, { fsyncEveryRecords: Number.MAX_SAFE_INTEGER, fsyncEveryBytes: Number.MAX_SAFE_INTEGER });
-    if (this.journal.truncatedBytes > 0) log.warn({ bytes: this.journal.truncatedBytes }, "journal: cut a torn tail left by a crash");
-    const head = this.journal.head;
+    const { head, truncatedBytes } = await this.stage.open();
+    if (truncatedBytes > 0) log.warn({ bytes: truncatedBytes }, "journal: cut a torn tail left by a crash");
     log.info({ seq: head.seq, sourceSeq: head.sourceSeq, records: head.records, hash: head.hash }, "journal: opened");
 
     const inLast = streams.input.state.last_seq;
@@ -428,7 +450,7 @@ export class ServeHandle {
     if (this.opts.query !== false) {
       this.svc = await startQueryService(
         this.nc,
-        { core: this.core, durableSeq: () => this.journal.durable.seq, status: () => ({ ...this.status(true) }) },
+        { account: (name: string) => this.stage.account(name), durableSeq: () => this.durableSeq, status: async () => ({ ...(await this.statusWithHash()) }) },
         log,
         { stream: this.stream, consumer: this.consumerName },
       );
@@ -441,152 +463,33 @@ export class ServeHandle {
     }
   }
 
-  /** Restores the snapshot, if it belongs to this journal; null otherwise. */
-  private loadSnapshot(): { file: SnapshotFile; meta: SnapshotMeta } | null {
-    if (this.snapshotEvery === 0 || !existsSync(this.snapshotPath)) return null;
-    try {
-      const file = readSnapshotFile(this.snapshotPath);
-      const meta = readSnapshotMetas(this.snapshotPath).find((m) => m.seq === file.state.seq);
-      if (meta === undefined) throw new Error(`no journal hash recorded for the snapshot's seq ${file.state.seq}`);
-      return { file, meta };
-    } catch (err) {
-      this.log.warn({ snapshot: this.snapshotPath, err: (err as Error).message }, "snapshot: unreadable; replaying the whole journal");
-      return null;
-    }
-  }
-
   /**
-   * Replays the journal (after the snapshot, if any) into a fresh Core; republishes the
-   * journaled outputs the output stream lacks. A snapshot whose journal hash does not
-   * match the journal at its seq is dropped and the whole journal replayed.
+   * The stage replays the journal (after a snapshot) and hands over the journaled outputs
+   * the output stream lacks; here they are republished, and the last journaled message is
+   * checked against the stream: a batch cut by a crash resumes at its first unjournaled entry.
    */
-  private async recover(hw: OutputPosition | null, allowSnapshot = true): Promise<void> {
-    const t0 = performance.now();
-    const snap = allowSnapshot ? this.loadSnapshot() : null;
-    if (snap !== null && snap.meta.seq > this.journal.head.seq) {
-      this.log.warn({ snapshot: this.snapshotPath, seq: snap.meta.seq, journalSeq: this.journal.head.seq }, "snapshot: past the journal's end; replaying the whole journal");
-      return this.recover(hw, false);
-    }
-    const snapSeq = snap?.meta.seq ?? 0;
-    this.coreRef =
-      snap !== null
-        ? new Core({ state: docToState(snap.file.state), history: snap.file.history, keepHistory: false })
-        : (this.opts.core ?? new Core({ keepHistory: false }));
-    const mismatch = (): Promise<void> => {
-      this.log.warn({ snapshot: this.snapshotPath, seq: snapSeq }, "snapshot: not of this journal (chain hash differs); replaying the whole journal");
-      return this.recover(hw, false);
-    };
-    const pending: PendingOutput[] = [];
-    let lastSource = 0;
-    let countAtLast = 0;
-    let outIndex = 0;
-    let inputs = 0;
-    let derivedSeq = 0;
-    let sizeCode: ErrorCode | null = null;
-    // The record read last: its chain hash (as hex) is compared with a snapshot's, made only then.
-    let lastRec: JournalRecord | null = null;
-    const lastHash = (): string => (lastRec === null ? "" : Buffer.from(lastRec.hash).toString("hex"));
-    let lastApplied: ApplyResult | null = null;
-    const lastDerived: Uint8Array[] = [];
-    for (const rec of readJournal(this.opts.journal)) {
-      if (rec.kind === RECORD_KIND_INPUT) {
-        if (snap !== null && rec.seq === snapSeq + 1 && lastHash() !== snap.meta.journalHash) return mismatch();
-        if (rec.seq > snapSeq) {
-          const r = this.core.apply(rec.entry!, rec.ts);
-          if (r.seq !== rec.seq) throw new FatalServeError(`journal replay: record seq ${rec.seq} applied as ${r.seq}`);
-          inputs++;
-          lastApplied = r;
-        } else lastApplied = null;
-        if (rec.sourceSeq > 0) {
-          if (rec.sourceSeq === lastSource) countAtLast++;
-          else {
-            lastSource = rec.sourceSeq;
-            countAtLast = 1;
-          }
-        }
-        outIndex = 0;
-        derivedSeq = rec.seq;
-        sizeCode = sizeRejectionOf(rec.entry!);
-        lastDerived.length = 0;
-      } else if (rec.kind === RECORD_KIND_DERIVED) {
-        if (rec.seq !== derivedSeq) throw new FatalServeError(`journal: derived record for seq ${rec.seq} after input ${derivedSeq}`);
-        lastDerived.push(rec.payload);
-        const pos = { seq: rec.seq, index: outIndex++ };
-        if (hw === null || comparePositions(pos, hw) > 0) {
-          const out = decodeDerived(rec.payload);
-          const payload = sizeCode === null ? Uint8Array.from(rec.payload) : publishedPayload(out, sizeCode);
-          pending.push({ ...pos, type: out.type, payload });
-          if (pending.length >= 10_000) await this.publisher.publish(pending.splice(0));
-        }
-      }
-      lastRec = rec;
-    }
-    if (snap !== null && this.journal.head.seq === snapSeq && lastHash() !== snap.meta.journalHash) return mismatch();
-    if (lastApplied !== null) {
-      // A crash can cut the journal between an input and its derived records (the writer
-      // writes out its buffer whenever it fills). The core derives them again: complete the
-      // journal, so it audits and the outputs get published.
-      const outs = lastApplied.outputs;
-      for (let i = 0; i < lastDerived.length; i++) {
-        if (i >= outs.length || Buffer.compare(Buffer.from(lastDerived[i]!), Buffer.from(encodeDerived(outs[i]!))) !== 0) {
-          throw new FatalServeError(`journal: derived record ${i} of seq ${lastApplied.seq} differs from what the core derives on replay`);
-        }
-      }
-      if (lastDerived.length < outs.length) {
-        for (let i = lastDerived.length; i < outs.length; i++) {
-          const out = outs[i]!;
-          const derived = encodeDerived(out);
-          this.journal.appendDerived(lastApplied.seq, lastApplied.ts, derived);
-          const pos = { seq: lastApplied.seq, index: i };
-          if (hw === null || comparePositions(pos, hw) > 0) {
-            pending.push({ ...pos, type: out.type, payload: sizeCode === null ? derived : publishedPayload(out, sizeCode) });
-          }
-        }
-        this.journal.sync();
-        this.log.warn({ seq: lastApplied.seq, journaled: lastDerived.length, derived: outs.length }, "recovery: completed the derived records of the last input (cut by a crash)");
-      }
-    }
-    if (snap !== null) {
-      this.lastSnapshotSeq = snapSeq;
-      this.log.info({ snapshot: this.snapshotPath, seq: snapSeq }, "snapshot: restored");
-    }
-    this.appliedSource = lastSource;
-    if (lastSource > 0) {
+  private async recover(hw: OutputPosition | null): Promise<void> {
+    const r = await this.stage.recover(hw, (outs) => this.publisher.publish(outs));
+    this.coreSeq = r.seq;
+    this.durableSeq = r.seq;
+    this.lastSnapshotSeq = r.snapshotSeq;
+    this.appliedSource = r.lastSource;
+    if (r.lastSource > 0) {
       // Was the last message applied whole? Count its entries in the stream.
-      const total = await this.entriesIn(lastSource);
-      if (total !== null && countAtLast < total) {
-        this.partialSeq = lastSource;
-        this.partialSkip = countAtLast;
-        this.appliedSource = lastSource - 1;
-        this.log.warn({ sourceSeq: lastSource, journaled: countAtLast, entries: total }, "recovery: the last message was cut by a crash; resuming inside it");
+      const total = await this.entriesIn(r.lastSource);
+      if (total !== null && r.countAtLast < total) {
+        this.partialSeq = r.lastSource;
+        this.partialSkip = r.countAtLast;
+        this.appliedSource = r.lastSource - 1;
+        this.log.warn({ sourceSeq: r.lastSource, journaled: r.countAtLast, entries: total }, "recovery: the last message was cut by a crash; resuming inside it");
       }
     }
-    this.metrics.seq.set(this.core.state.seq);
+    this.metrics.seq.set(r.seq);
     this.metrics.sourceSeq.set(this.appliedSource);
-    this.log.info(
-      { snapshotSeq: this.lastSnapshotSeq, inputs, seq: this.core.state.seq, sourceSeq: lastSource, republish: pending.length, ms: Math.round(performance.now() - t0) },
-      "recovery: journal replayed",
-    );
-    if (pending.length > 0) {
-      await this.publisher.publish(pending);
-      this.log.info({ outputs: pending.length }, "recovery: republished journaled outputs missing from the output stream");
+    if (r.pending.length > 0) {
+      await this.publisher.publish(r.pending);
+      this.log.info({ outputs: r.pending.length }, "recovery: republished journaled outputs missing from the output stream");
     }
-  }
-
-  /** Writes a snapshot of the (fsync'd) state and its journal position. */
-  private maybeSnapshot(): void {
-    if (this.snapshotEvery === 0 || this.core.state.seq - this.lastSnapshotSeq < this.snapshotEvery) return;
-    const t0 = performance.now();
-    const head = this.journal.head;
-    if (head.seq !== this.core.state.seq) return;
-    const meta: SnapshotMeta = { seq: head.seq, journalHash: head.hash, sourceSeq: this.appliedSource };
-    // The meta file keeps the last two snapshots' entries and is written first, so a crash
-    // between the two writes leaves the previous snapshot usable.
-    const metas = [...readSnapshotMetas(this.snapshotPath).filter((m) => m.seq !== meta.seq).slice(-1), meta];
-    writeFileAtomic(`${this.snapshotPath}.meta.json`, JSON.stringify({ snapshots: metas }));
-    writeSnapshotFile(this.snapshotPath, this.core);
-    this.lastSnapshotSeq = head.seq;
-    this.log.info({ seq: head.seq, ms: Math.round(performance.now() - t0) }, "snapshot: written");
   }
 
   private async entriesIn(seq: number): Promise<number | null> {
@@ -767,14 +670,7 @@ export class ServeHandle {
       const batch = this.queue.take(groupMax).filter((q) => q.epoch === this.epoch);
       if (batch.length === 0) continue;
       const group = await this.applyGroup(batch);
-      if (group !== null) {
-        // The group's records are fsync'd before anything of it leaves (outputs, acks).
-        const t1 = performance.now();
-        this.journal.sync();
-        this.metrics.fsyncSeconds.observe((performance.now() - t1) / 1000);
-        this.maybeSnapshot();
-        this.log.debug({ seq: group.seq, sourceSeq: group.sourceSeq, inFlight: this.flushing.length + 1 }, "group journaled");
-      }
+      if (group !== null) this.log.debug({ seq: group.seq, sourceSeq: group.sourceSeq, inFlight: this.flushing.length + 1 }, "group journaled");
       // A delivery-sequence break: the pump recreates the consumer after the journal's end.
       if (this.recreateRequested) this.stopConsuming();
       if (group !== null) this.startFlush(group);
@@ -782,26 +678,36 @@ export class ServeHandle {
   }
 
   /**
-   * Applies a group's messages: core, then journal (written, not yet fsync'd). Yields to
-   * the event loop every ~1000 entries so the previous group's output publishes and acks
-   * progress meanwhile. Returns null when nothing was applied.
+   * Takes a group's messages (delivery checks, skip by stream seq, the entries bound) and
+   * has the core stage apply, journal and fsync them: nothing of the group leaves before
+   * that (outputs, acks). Returns null when no message was taken.
    */
   private async applyGroup(batch: Queued[]): Promise<AppliedGroup | null> {
     const t0 = performance.now();
-    const epoch = this.epoch;
+    const { toAck, apply, entries } = this.selectGroup(batch);
+    if (toAck.length === 0) return null;
+    let result: GroupResult | null = null;
+    if (apply.length > 0) {
+      result = await this.stage.applyGroup(apply);
+      this.metrics.fsyncSeconds.observe(result.fsyncSeconds);
+      for (const [code, n] of result.rejected) this.metrics.rejected.inc({ code }, n);
+      this.coreSeq = result.seq;
+      this.durableSeq = result.durableSeq;
+      if (result.snapshotSeq !== null) this.lastSnapshotSeq = result.snapshotSeq;
+    }
+    return { toAck, outs: result?.outs ?? [], entries: result?.entries ?? entries, seq: this.coreSeq, sourceSeq: this.appliedSource, t0 };
+  }
+
+  /**
+   * The messages of the next group, in delivery order: `toAck` all of them, `apply` those
+   * not journaled yet. Messages past the entries bound go back to the queue's front.
+   */
+  private selectGroup(batch: Queued[]): { toAck: JsMsg[]; apply: StageMessage[]; entries: number } {
     const toAck: JsMsg[] = [];
-    const outs: PendingOutput[] = [];
+    const apply: StageMessage[] = [];
     let entries = 0;
-    let sinceYield = 0;
     const maxEntries = this.opts.groupMaxEntries ?? 10_000;
     for (let b = 0; b < batch.length; b++) {
-      if (sinceYield >= YIELD_EVERY_ENTRIES) {
-        sinceYield = 0;
-        await setImmediatePromise();
-        // A stop or a consumer recreation meanwhile: the rest is not applied (not acked,
-        // it comes again); what was applied is flushed as usual.
-        if (this.stopping || this.recreateRequested || this.epoch !== epoch) break;
-      }
       if (entries >= maxEntries) {
         // Full: the rest goes back to the front of the queue for the next group.
         this.queue.putBack(batch.slice(b));
@@ -828,27 +734,20 @@ export class ServeHandle {
         this.metrics.messages.inc({ outcome: "skipped" });
         continue;
       }
-      const decoded = decodeMessage(msg.data);
-      let k = 0;
+      let skip = 0;
       if (sseq === this.partialSeq) {
-        k = this.partialSkip;
+        skip = this.partialSkip;
         this.partialSeq = -1;
-        this.log.info({ sourceSeq: sseq, skip: k }, "recovery: resuming a cut message");
+        this.log.info({ sourceSeq: sseq, skip }, "recovery: resuming a cut message");
       }
-      const n0 = entries;
-      for (; k < decoded.entries.length; k++) {
-        this.applyOne(decoded.entries[k]!, decoded.encoded?.[k], sseq, outs);
-        entries++;
-      }
-      sinceYield += entries - n0;
+      apply.push({ data: msg.data, sourceSeq: sseq, skip });
+      entries += Math.max(0, messageEntryCount(msg.data) - skip);
+      // Taken = applied: the stage applies every message it is given, or serve stops.
       this.appliedSource = sseq;
       toAck.push(msg);
       this.metrics.messages.inc({ outcome: "applied" });
     }
-    for (const [code, n] of this.rejectedCounts) this.metrics.rejected.inc({ code }, n);
-    this.rejectedCounts.clear();
-    if (toAck.length === 0) return null;
-    return { toAck, outs, entries, seq: this.core.state.seq, sourceSeq: this.appliedSource, t0 };
+    return { toAck, apply, entries };
   }
 
   /**
@@ -903,30 +802,10 @@ export class ServeHandle {
     while (this.flushing.length > 0) await this.flushing[this.flushing.length - 1];
   }
 
-  /** `encoded`: the entry's bytes when it came in a batch (journaled as they are, not re-encoded). */
-  private applyOne(entry: LogEntry, encoded: EncodedEntry | undefined, sourceSeq: number, outs: PendingOutput[]): void {
-    const r = this.core.apply(entry);
-    const seq = encoded !== undefined ? this.journal.appendInputEncoded(encoded, r.ts, sourceSeq) : this.journal.appendInput(entry, r.ts, sourceSeq);
-    if (seq !== r.seq) throw new FatalServeError(`journal seq ${seq} differs from core seq ${r.seq}`);
-    const sizeCode = sizeRejectionOf(entry);
-    for (let i = 0; i < r.outputs.length; i++) {
-      const out = r.outputs[i]!;
-      if (out.type === "rejected") {
-        const code = sizeCode ?? out.code;
-        this.rejectedCounts.set(code, (this.rejectedCounts.get(code) ?? 0) + 1);
-      }
-      // The journal keeps the core's conclusion exactly (replay audits it); the message may
-      // differ only in the oversized-message code.
-      const derived = encodeDerived(out);
-      this.journal.appendDerived(r.seq, r.ts, derived);
-      outs.push({ seq: r.seq, index: i, type: out.type, payload: sizeCode === null ? derived : publishedPayload(out, sizeCode) });
-    }
-  }
-
   private async shutdown(): Promise<void> {
     this.publisher?.abort();
     try {
-      this.journal?.close();
+      await this.stage.close();
     } catch (err) {
       this.log.error({ err: (err as Error).message }, "journal: close failed");
     }

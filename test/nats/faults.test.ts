@@ -86,7 +86,7 @@ describe("kill -9 of nats-server mid-stream", () => {
       onProgress: (n) => {
         if (killed === null && n >= ref.seq / 2) {
           killedAtPublished = n;
-          killedAtApplied = serve!.core.state.seq;
+          killedAtApplied = serve!.status().seq;
           killed = (async () => {
             await server.kill9();
             await sleep(300);
@@ -100,9 +100,9 @@ describe("kill -9 of nats-server mid-stream", () => {
     expect(killedAtPublished).toBeGreaterThan(0);
     expect(killedAtPublished).toBeLessThan(ref.seq);
     expect(published.entries).toBe(ref.seq);
-    await waitFor("serve to catch up after the server restart", () => serve!.core.state.seq >= ref.seq, 90_000);
-    expect(serve.core.state.seq).toBe(ref.seq);
-    expect(stateHash(serve.core.state)).toBe(ref.hash);
+    await waitFor("serve to catch up after the server restart", () => serve!.status().seq >= ref.seq, 90_000);
+    expect(serve.status().seq).toBe(ref.seq);
+    expect(await serve.stateHash()).toBe(ref.hash);
     await waitFor("outputs stored", () => (serve!.status().outputsStored?.seq ?? 0) >= ref.outputs[ref.outputs.length - 1]!.seq, 30_000);
     await serve.stop();
     serve = undefined;

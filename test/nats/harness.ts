@@ -41,7 +41,18 @@ export function natsServerBin(): string {
 }
 
 export async function startServer(opts: LocalServerOptions = {}): Promise<LocalNatsServer> {
+  await useBuiltWorker();
   return await LocalNatsServer.start({ bin: natsServerBin(), ...opts });
+}
+
+/**
+ * serve's core worker must be JavaScript: under vitest the sources are TypeScript, so the
+ * in-process serves of the tests run this checkout's fresh build (the one the kill -9
+ * children run) rather than whatever dist/ holds.
+ */
+export async function useBuiltWorker(): Promise<void> {
+  if (process.env.MMC_CORE_WORKER !== undefined) return;
+  process.env.MMC_CORE_WORKER = join(dirname(await ensureBuilt()), "core-worker.js");
 }
 
 /** A describe block's own nats-server, temp dir and client connection (see natsSuite). */

@@ -26,9 +26,9 @@ const serveLog = process.env.MMC_TEST_LOG ? pino({ level: "debug" }, pino.destin
 const enc = new TextEncoder();
 
 async function expectComplete(nc: NatsConnection, serve: ServeHandle, ref: Reference, journal: string): Promise<void> {
-  await waitFor("serve to apply the whole log", () => serve.core.state.seq >= ref.seq, 60_000);
-  expect(serve.core.state.seq).toBe(ref.seq);
-  expect(stateHash(serve.core.state)).toBe(ref.hash);
+  await waitFor("serve to apply the whole log", () => serve.status().seq >= ref.seq, 60_000);
+  expect(serve.status().seq).toBe(ref.seq);
+  expect(await serve.stateHash()).toBe(ref.hash);
   const last = ref.outputs[ref.outputs.length - 1]!;
   await waitFor("outputs stored", () => (serve.status().outputsStored?.seq ?? 0) >= last.seq, 30_000);
   const stored = await readStream(nc, serve.outStream);
@@ -130,7 +130,7 @@ describe("serve recovery", () => {
     writeFileSync(join(dir, "rest.ndjson"), all.slice(2000).join("\n") + "\n");
     serve = await ServeHandle.start({ url: server.url, journal, log });
     await publishLog(nc, half, { batch: 100, log });
-    await waitFor("first half applied", () => serve!.core.state.seq >= 2000);
+    await waitFor("first half applied", () => serve!.status().seq >= 2000);
     await serve.stop();
     // A pull request left waiting on the durable consumer (e.g. by a client that died).
     const c = await jetstream(nc).consumers.get("MMC_IN", "mmc-serve");
@@ -172,8 +172,8 @@ describe("serve recovery", () => {
     await serve.stop();
     serve = await ServeHandle.start({ url: server.url, journal, log, snapshotEvery: 1000 });
     expect(serve.status().snapshotSeq).toBe(written);
-    expect(serve.core.state.seq).toBe(ref.seq);
-    expect(stateHash(serve.core.state)).toBe(ref.hash);
+    expect(serve.status().seq).toBe(ref.seq);
+    expect(await serve.stateHash()).toBe(ref.hash);
     await serve.stop();
     // The same snapshot next to a journal with different history: not used.
     const other = join(dir, "other.journal");
@@ -188,14 +188,14 @@ describe("serve recovery", () => {
     copyFileSync(`${journal}.snapshot.meta.json`, `${other}.snapshot.meta.json`);
     serve = await ServeHandle.start({ url: server.url, journal: other, log, snapshotEvery: 1000 });
     expect(serve.status().snapshotSeq).toBe(0);
-    expect(stateHash(serve.core.state)).toBe(ref.hash);
+    expect(await serve.stateHash()).toBe(ref.hash);
   });
 
   test("the input stream recreated empty under a running serve: stops with an error instead of reusing sequence numbers", async () => {
     const journal = join(dir, "regress.journal");
     serve = await ServeHandle.start({ url: server.url, journal, log });
     await publishLog(nc, file, { batch: 500, log });
-    await waitFor("applied", () => serve!.core.state.seq >= ref.seq);
+    await waitFor("applied", () => serve!.status().seq >= ref.seq);
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete("MMC_IN");
     await ensureStream(jsm, inputStreamConfig("MMC_IN", DEFAULT_SETTINGS), log);

@@ -1,0 +1,97 @@
+// The core stage in a worker_threads Worker (core-worker.ts): the Core and the journal on
+// their own thread, so applying group N+1 overlaps the main thread publishing and acking
+// group N. Message bytes go over in one transferred buffer; outputs come back the same way.
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { FatalServeError, type AccountAnswer, type CoreStage, type CoreStageOptions, type GroupResult, type OpenedJournal, type Recovered, type RecoveryPublish, type StageMessage } from "./core-stage.js";
+import { packMessages, Rpc, unpackOutputs, type PackedOutputs } from "./stage-rpc.js";
+import type { OutputPosition } from "./outputs.js";
+
+/** What the worker is started with (workerData). */
+export interface CoreWorkerInit {
+  readonly stage: Omit<CoreStageOptions, "core" | "yieldEvery">;
+  /** pino level of the worker's logger (the main logger's). */
+  readonly logLevel: string;
+}
+
+export type WireGroupResult = Omit<GroupResult, "outs"> & { readonly outs: PackedOutputs };
+export type WireRecovered = Omit<Recovered, "pending"> & { readonly pending: PackedOutputs };
+
+/**
+ * The worker's script: $MMC_CORE_WORKER if set; else core-worker.js next to this module (a
+ * build); else, when running from the TypeScript sources (vitest), the build's copy in dist/.
+ */
+export function coreWorkerEntry(): string {
+  const env = process.env.MMC_CORE_WORKER;
+  if (env !== undefined && env !== "") {
+    if (!existsSync(env)) throw new FatalServeError(`MMC_CORE_WORKER=${env}: no such file`);
+    return env;
+  }
+  const here = fileURLToPath(new URL("./core-worker.js", import.meta.url));
+  if (existsSync(here)) return here;
+  const built = fileURLToPath(new URL("../../dist/src/nats/core-worker.js", import.meta.url));
+  if (existsSync(built)) return built;
+  throw new FatalServeError(`the core worker script is missing (looked for ${here} and ${built}): run \`npm run build\`, set MMC_CORE_WORKER, or use --core-thread main`);
+}
+
+export class WorkerStage implements CoreStage {
+  private readonly worker: Worker;
+  private readonly rpc: Rpc;
+  private publish: RecoveryPublish | null = null;
+  private closing = false;
+
+  /** `onDead`: the worker failed (an uncaught exception, an exit) outside a call's reply. */
+  constructor(init: CoreWorkerInit, onDead: (err: Error) => void) {
+    this.worker = new Worker(coreWorkerEntry(), { workerData: init });
+    this.rpc = new Rpc(this.worker);
+    this.rpc.handle("publish", async ([packed]) => {
+      if (this.publish === null) throw new Error("publish outside recovery");
+      await this.publish(unpackOutputs(packed as PackedOutputs));
+    });
+    const dead = (err: Error): void => {
+      this.rpc.fail(err);
+      if (!this.closing) onDead(err);
+    };
+    this.worker.on("error", (err) => dead(new FatalServeError(`core worker failed: ${err.stack ?? err.message}`)));
+    this.worker.on("exit", (code) => dead(new FatalServeError(`core worker exited (code ${code})`)));
+  }
+
+  open(): Promise<OpenedJournal> {
+    return this.rpc.call("open", []);
+  }
+
+  async recover(hw: OutputPosition | null, publish: RecoveryPublish): Promise<Recovered> {
+    this.publish = publish;
+    try {
+      const r = await this.rpc.call<WireRecovered>("recover", [hw]);
+      return { ...r, pending: unpackOutputs(r.pending) };
+    } finally {
+      this.publish = null;
+    }
+  }
+
+  async applyGroup(msgs: StageMessage[]): Promise<GroupResult> {
+    const packed = packMessages(msgs);
+    const r = await this.rpc.call<WireGroupResult>("applyGroup", [packed.value], packed.list);
+    return { ...r, outs: unpackOutputs(r.outs) };
+  }
+
+  account(name: string): Promise<AccountAnswer | null> {
+    return this.rpc.call("account", [name]);
+  }
+
+  stateHash(): Promise<string> {
+    return this.rpc.call("stateHash", []);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    try {
+      await this.rpc.call("close", []);
+    } finally {
+      this.closing = true;
+      await this.worker.terminate();
+    }
+  }
+}

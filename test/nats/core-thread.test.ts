@@ -1,0 +1,199 @@
+// serve's core stage on a worker thread (the default) and on the main thread: the same log
+// gives the same journal, state and outputs; a core failure in the worker stops serve
+// without acking its group; snapshots are of fsync'd group boundaries; --core-thread is
+// validated.
+import { describe, expect, test } from "vitest";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { docToState, stateHash } from "../../src/aggregate/snapshot.js";
+import { replayLog } from "../../src/replay.js";
+import { readSnapshotFile } from "../../src/snapshot-file.js";
+import { silentLogger } from "../../src/nats/log.js";
+import { publishLog } from "../../src/nats/publish.js";
+import { parseCoreThread, ServeHandle, type CoreThread, type GroupInfo } from "../../src/nats/serve.js";
+import { DEFAULT_INPUT_STREAM } from "../../src/nats/settings.js";
+import { main } from "../../src/cli/program.js";
+import { ensureBuilt, natsSuite, readStream, reference, waitFor, writeMarket, type Reference, type StoredOutput } from "./harness.js";
+
+const log = silentLogger();
+
+describe("serve's core thread", () => {
+  let serve: ServeHandle | undefined;
+  const suite = natsSuite(async () => {
+    await serve?.stop();
+  });
+
+  /** Empty streams (the output streams of two runs would share subjects). */
+  async function freshStreams(): Promise<void> {
+    const jsm = await jetstreamManager(suite.nc);
+    for (const s of [DEFAULT_INPUT_STREAM, "MMC_OUT"]) await jsm.streams.delete(s).catch(() => false);
+  }
+
+  async function runOnce(thread: CoreThread, file: string, ref: Reference, name: string): Promise<{ journal: Buffer; hash: string; outputs: StoredOutput[] }> {
+    await freshStreams();
+    const journal = join(suite.dir, `${name}.journal`);
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false, coreThread: thread, groupMaxEntries: 1500 });
+    expect(serve.coreThread).toBe(thread);
+    await publishLog(suite.nc, file, { batch: 200, log });
+    await waitFor("serve to apply the whole log", () => serve!.status().seq >= ref.seq && (serve!.status().outputsStored?.seq ?? 0) >= ref.outputs.at(-1)!.seq);
+    const hash = await serve.stateHash();
+    const outputs = await readStream(suite.nc, serve.outStream);
+    await serve.stop();
+    serve = undefined;
+    return { journal: readFileSync(journal), hash, outputs };
+  }
+
+  test("main and worker: the same journal (byte for byte), state hash and outputs for the same log", async () => {
+    const file = join(suite.dir, "ab.ndjson");
+    writeMarket(file, { seed: 11, accounts: 100, events: 5000, badLineRate: 0.002 });
+    const ref = await reference(file);
+    const onMain = await runOnce("main", file, ref, "main");
+    const onWorker = await runOnce("worker", file, ref, "worker");
+    expect(onMain.hash).toBe(ref.hash);
+    expect(onWorker.hash).toBe(ref.hash);
+    expect(onWorker.journal.equals(onMain.journal)).toBe(true);
+    expect(onWorker.outputs.map((o) => [o.msgId, o.subject, o.payload])).toEqual(onMain.outputs.map((o) => [o.msgId, o.subject, o.payload]));
+    expect(onWorker.outputs.map((o) => o.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
+  });
+
+  test("a core failure in the worker stops serve with an error, without acking its group; a restart completes once", async () => {
+    await freshStreams();
+    const file = join(suite.dir, "fail.ndjson");
+    writeMarket(file, { seed: 12, accounts: 60, events: 3000 });
+    const ref = await reference(file);
+    const journal = join(suite.dir, "fail.journal");
+    const groups: GroupInfo[] = [];
+    // Stream seq 6 (the 6th batch of 500) throws inside the worker.
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false, failAtSourceSeq: 6, onGroup: (g) => groups.push(g) });
+    expect(serve.coreThread).toBe("worker");
+    await publishLog(suite.nc, file, { batch: 500, log });
+    await expect(serve.done).rejects.toThrow(/injected core failure at stream seq 6/);
+    serve = undefined;
+    const jsm = await jetstreamManager(suite.nc);
+    const ci = await jsm.consumers.info(DEFAULT_INPUT_STREAM, "mmc-serve");
+    // Nothing of the failed group is acked: not seq 6, nor what was grouped with it.
+    const flushed = groups.at(-1)?.sourceSeq ?? 0;
+    expect(flushed).toBeLessThan(6);
+    expect(ci.ack_floor.stream_seq).toBe(flushed);
+    expect(ci.num_ack_pending).toBeGreaterThan(0);
+    const stored = await readStream(suite.nc, "MMC_OUT");
+    expect(stored.every((o) => Number(o.msgId.split(".")[0]) <= (groups.at(-1)?.seq ?? 0))).toBe(true);
+    // The same journal without the fault: every event once, outputs once.
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false });
+    await waitFor("the restart to apply the whole log", () => serve!.status().seq >= ref.seq && (serve!.status().outputsStored?.seq ?? 0) >= ref.outputs.at(-1)!.seq);
+    expect(serve.status().seq).toBe(ref.seq);
+    expect(await serve.stateHash()).toBe(ref.hash);
+    expect((await readStream(suite.nc, "MMC_OUT")).map((o) => o.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
+    await serve.stop();
+    serve = undefined;
+  });
+
+  test("a core worker that dies (exits) stops serve with an error, without acking its group", async () => {
+    await freshStreams();
+    const file = join(suite.dir, "exit.ndjson");
+    writeMarket(file, { seed: 14, accounts: 40, events: 2000 });
+    // The real worker (imported first: its listener runs first), except that it exits (as
+    // after a fatal V8 error) once it has applied and fsync'd a group, before replying.
+    const real = process.env.MMC_CORE_WORKER!;
+    const dying = join(suite.dir, "dying-worker.mjs");
+    writeFileSync(dying, [
+      'import { parentPort } from "node:worker_threads";',
+      `import ${JSON.stringify(pathToFileURL(real).href)};`,
+      'parentPort.on("message", (m) => { if (m.kind === "call" && m.op === "applyGroup") process.exit(3); });',
+    ].join("\n"));
+    process.env.MMC_CORE_WORKER = dying;
+    try {
+      serve = await ServeHandle.start({ url: suite.server.url, journal: join(suite.dir, "exit.journal"), log, query: false });
+    } finally {
+      process.env.MMC_CORE_WORKER = real;
+    }
+    await publishLog(suite.nc, file, { batch: 500, log });
+    await expect(serve.done).rejects.toThrow(/core worker exited \(code 3\)/);
+    serve = undefined;
+    const ci = await (await jetstreamManager(suite.nc)).consumers.info(DEFAULT_INPUT_STREAM, "mmc-serve");
+    expect(ci.ack_floor.stream_seq).toBe(0);
+    expect(ci.num_ack_pending).toBeGreaterThan(0);
+    expect(await readStream(suite.nc, "MMC_OUT")).toEqual([]);
+  });
+
+  test("worker snapshots are of fsync'd group boundaries: snapshot + the rest of the journal = the same state", async () => {
+    await freshStreams();
+    const file = join(suite.dir, "snap.ndjson");
+    writeMarket(file, { seed: 13, accounts: 80, events: 4000 });
+    const ref = await reference(file);
+    const journal = join(suite.dir, "snap.journal");
+    const groups: GroupInfo[] = [];
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false, snapshotEvery: 700, groupMaxEntries: 450, onGroup: (g) => groups.push(g) });
+    await publishLog(suite.nc, file, { batch: 150, log });
+    await waitFor("serve to apply the whole log", () => serve!.status().seq >= ref.seq);
+    const written = serve.status().snapshotSeq;
+    await serve.stop();
+    serve = undefined;
+    expect(written).toBeGreaterThan(0);
+    // Taken right after a group's fsync, before the next group was applied.
+    expect(groups.map((g) => g.seq)).toContain(written);
+    // The snapshot is the journal's state at its seq.
+    const snap = readSnapshotFile(`${journal}.snapshot`);
+    expect(snap.state.seq).toBe(written);
+    const upTo = await replayLog(journal, { untilSeq: written });
+    expect(stateHash(docToState(snap.state))).toBe(stateHash(upTo.state));
+    // Restore + replay of the rest (a restart) = the full replay.
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false, snapshotEvery: 700 });
+    expect(serve.status().snapshotSeq).toBe(written);
+    expect(serve.status().seq).toBe(ref.seq);
+    expect(await serve.stateHash()).toBe(ref.hash);
+    await serve.stop();
+    serve = undefined;
+  });
+
+  test("recovery on the worker republishes journaled outputs the output stream lost, in chunks through the main thread", async () => {
+    await freshStreams();
+    // 12,000 malformed events: one `rejected` output each, more than one recovery chunk (10,000).
+    const file = join(suite.dir, "rejects.ndjson");
+    writeFileSync(file, Array.from({ length: 12_000 }, (_, i) => `{"type":"nonsense","n":${i}}`).join("\n") + "\n");
+    const ref = await reference(file);
+    expect(ref.outputs.length).toBe(12_000);
+    const journal = join(suite.dir, "rejects.journal");
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false });
+    await publishLog(suite.nc, file, { batch: 1000, log });
+    await waitFor("serve to store every output", () => (serve!.status().outputsStored?.seq ?? 0) >= ref.seq);
+    await serve.stop();
+    serve = undefined;
+    const jsm = await jetstreamManager(suite.nc);
+    await jsm.streams.delete("MMC_OUT");
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false });
+    const stored = await readStream(suite.nc, "MMC_OUT");
+    expect(stored.map((o) => o.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
+    expect(stored.map((o) => o.payload)).toEqual(ref.outputs.map((o) => o.payload));
+    expect(serve.status().seq).toBe(ref.seq);
+    await serve.stop();
+    serve = undefined;
+  });
+
+  test("--core-thread is validated (API, CLI, serve-main)", async () => {
+    expect(parseCoreThread("worker")).toBe("worker");
+    expect(parseCoreThread("main")).toBe("main");
+    expect(() => parseCoreThread("both")).toThrow(/core thread must be one of worker, main, got "both"/);
+    await expect(ServeHandle.start({ url: suite.server.url, journal: join(suite.dir, "v.journal"), log, coreThread: "gpu" as CoreThread })).rejects.toThrow(/core thread must be one of/);
+    const errs: string[] = [];
+    const orig = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((c: string | Uint8Array) => {
+      errs.push(typeof c === "string" ? c : new TextDecoder().decode(c));
+      return true;
+    }) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = await main(["node", "mmc", "serve", "--nats", suite.server.url, "--core-thread", "both"]);
+    } finally {
+      process.stderr.write = orig;
+    }
+    expect(code).toBe(2);
+    expect(errs.join("")).toMatch(/core thread must be one of worker, main/);
+    const child = spawnSync(process.execPath, [await ensureBuilt(), "--nats", suite.server.url, "--core-thread", "both"], { encoding: "utf8" });
+    expect(child.status).toBe(2);
+    expect(child.stderr).toMatch(/core thread must be one of worker, main/);
+  });
+});
