@@ -290,7 +290,7 @@ export function tradeEffects(
   d.addBalance(FEES, s, -(buyerFee + sellerFee), "fee pool balance");
   if (inst.markTicks === 0n) d.push({ t: "mark", symbol: inst.symbol, ticks: price });
   if (idKeyOrNull !== null) d.push({ t: "id", key: idKeyOrNull, seen: true });
-  for (const c of d.covers) d.push({ t: "cover", ...c });
+  if (d.covers !== null) for (const c of d.covers) d.push({ t: "cover", ...c });
   return d.effects();
 }
 
@@ -392,7 +392,7 @@ export function returnIsolatedMargin(d: Draft, inst: Instrument, s: string, acco
   if (m === 0n) return;
   if (m < 0n) {
     d.addBalance(INSURANCE, s, m, "insurance fund balance");
-    d.covers.push({ account, symbol: inst.symbol, amountMinor: -m });
+    (d.covers ??= []).push({ account, symbol: inst.symbol, amountMinor: -m });
   }
   else d.addBalance(account, s, m);
   d.setPosition(account, inst.symbol, withValues(p, p.qtyLots, p.costLotTicks, 0n));

@@ -298,7 +298,7 @@ export class MarkIntervals {
       const name = names[k]!;
       let held = false;
       for (let j = 0; j < n; j++) if (this.collAssets[j] === name) held = true;
-      if (!held) this.collateral.clear(name, a);
+      if (!held) this.collateral.clearAt(k, a);
     }
     return n;
   }
