@@ -168,6 +168,19 @@ export class IntervalIndex {
     this.flags[s] = flags;
   }
 
+  /**
+   * Whether slot s's current interval can stand for [lo, hi] (lo ≤ hi): it has both entries in
+   * place, lies inside [lo, hi] and is at least `share` of its width. A sub-interval of a sound
+   * interval is sound, so keeping it changes no decision; it saves the heap pushes and the stale
+   * entries (compaction) of a new version.
+   */
+  keeps(s: number, lo: number, hi: number, share: number): boolean {
+    if (s >= this.flags.length || this.flags[s] !== ((1 << HEAP_LO) | (1 << HEAP_HI))) return false;
+    const l = this.lo[s]!;
+    const h = this.hi[s]!;
+    return l >= lo && h <= hi && h - l >= (hi - lo) * share;
+  }
+
   private add(h: Heap, key: number, s: number, v: number): void {
     if (this.bulk) h.append(key, s, v);
     else h.push(key, s, v);
