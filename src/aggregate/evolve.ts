@@ -162,14 +162,11 @@ export function evolve(state: State, e: Effect): Effect {
       return { t: "collateral.price", asset: e.asset, priceE8: old };
     }
     case "id": {
-      // Whether it was there, from the size: each look-up parses and hashes the key again.
+      // Whether it was there: add answers false, delete true.
       const ids = state.seenIds;
-      const before = ids.size;
-      if (e.seen) ids.add(e.key);
-      else ids.delete(e.key);
-      const had = e.seen ? ids.size === before : ids.size !== before;
+      const had = e.seen ? !ids.addId(e.idType, e.id) : ids.deleteId(e.idType, e.id);
       lastKind = K_NOTE;
-      return { t: "id", key: e.key, seen: had };
+      return { t: "id", idType: e.idType, id: e.id, seen: had };
     }
     case "latch.cross": {
       const acct = state.accounts.get(e.account);

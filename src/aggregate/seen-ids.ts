@@ -244,6 +244,33 @@ export class SeenIds implements Iterable<string> {
     return set !== undefined && set.has(id);
   }
 
+  /** The set of `type` (no ':'), created if asked; remembered as the last type. */
+  private setOfType(type: string, create: boolean): CompactStringSet | undefined {
+    if (this.lastSet !== undefined && type === this.lastType) return this.lastSet;
+    let set = this.byType.get(type);
+    if (set === undefined && create) this.byType.set(type, (set = new CompactStringSet()));
+    if (set !== undefined) {
+      this.lastType = type;
+      this.lastSet = set;
+    }
+    return set;
+  }
+
+  /** add(`${type}:${id}`) without building the key (type without ':'); false when it was there. */
+  addId(type: string, id: string): boolean {
+    if (!this.setOfType(type, true)!.add(id)) return false;
+    this.count++;
+    return true;
+  }
+
+  /** delete(`${type}:${id}`) without building the key (type without ':'). */
+  deleteId(type: string, id: string): boolean {
+    const set = this.setOfType(type, false);
+    if (set === undefined || !set.delete(id)) return false;
+    this.count--;
+    return true;
+  }
+
   add(key: string): this {
     const c = key.indexOf(":");
     if (this.setOf(key, c, true)!.add(key, c + 1)) this.count++;
