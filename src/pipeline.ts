@@ -29,11 +29,11 @@ import { decide, tradeEffects, type MarginView } from "./aggregate/decide.js";
 import { openOrderMargin, preTradeCheck, type AccountFigures, type RiskContext } from "./aggregate/risk.js";
 import type { OrderCommand } from "./matching/engine.js";
 import { MAX_QTY_LOTS, type BookEvent, type BookTrade } from "./matching/types.js";
-import { evolveAll } from "./aggregate/evolve.js";
+import { evolveAll, Resolution } from "./aggregate/evolve.js";
 import type { Effect } from "./aggregate/effects.js";
 import { compareStrings, emptyState, INSURANCE, SYSTEM_ACCOUNTS, type State } from "./aggregate/state.js";
 import { ACCT_CALL_ZONE, ACCT_HAS_CROSS, MODE_ISOLATED, POS_CALL_ZONE, SUM_LIQ_ACCOUNTS, SUM_LIQ_POSITIONS, SUM_ZONE_ACCOUNTS, SUM_ZONE_POSITIONS, type MarginEngine } from "./margin/engine.js";
-import { BASE_OVERFLOW, BookSync, emptyTouched, type Touched } from "./margin/sync.js";
+import { BASE_OVERFLOW, BookSync, clearTouched, emptyTouched, type Touched } from "./margin/sync.js";
 
 const BASE_OVERFLOW_MESSAGE = "an account's cross base equity overflows the 64-bit representation";
 import { createKernelMarginEngine } from "./margin/kernel.js";
@@ -219,7 +219,7 @@ export class Core {
     this.sync.beginTx();
     this.liquidationOrderCount = 0;
     try {
-      const touched = emptyTouched();
+      const touched = clearTouched(this.eventTouched);
       this.applyEffects(effects, touched, undo);
       this.pushCovers(effects, seq, outputs);
       if (order !== null) {
@@ -240,7 +240,8 @@ export class Core {
       // liquidated entity's orders are cancelled, so it cannot be filled back into a position.
       // The first collection, kept once rounds replace it (margin calls scan it at the end).
       let initial: { accounts: Int32Array; list: Int32Array } | null = null;
-      const roundTouched = new Set<number>();
+      // Allocated once a round runs (most events have none).
+      let roundTouched: Set<number> | null = null;
       const roundLimit = this.state.accountsBySlot.length + this.state.positionsBySlot.length + 2 + 2 * (MAX_LIQUIDATION_ORDER_STAGES + 1);
       let round = 0;
       for (let stage = 0; ; stage++) {
@@ -280,6 +281,7 @@ export class Core {
           if (candidates.length === 0 && adlFills === 0) break;
           this.sync.collect(next);
           liquidatable = this.computeChecked();
+          roundTouched ??= new Set();
           for (let j = 0; j < this.sync.accountCount; j++) roundTouched.add(this.sync.accounts[j]!);
         }
         if (takeovers === 0 || this.liquidationBandBps === null || stage >= MAX_LIQUIDATION_ORDER_STAGES) break;
@@ -287,6 +289,7 @@ export class Core {
         if (!this.liquidationOrders(seq, next, undo, outputs)) break;
         this.sync.collect(next);
         liquidatable = this.computeChecked();
+        roundTouched ??= new Set();
         for (let j = 0; j < this.sync.accountCount; j++) roundTouched.add(this.sync.accounts[j]!);
       }
       // Margin calls over every account whose figures changed (all figures are current): the
@@ -297,12 +300,12 @@ export class Core {
       if (initial !== null) {
         const first = this.marginCalls(initial.accounts, initial.accounts.length, initial.list, initial.list.length, found);
         if (first.length > 0) this.applyEffects(first, emptyTouched(), undo);
-        sync.collectAccounts(roundTouched);
+        sync.collectAccounts(roundTouched ?? []);
         this.computeChecked();
       }
       const calls = this.zoneChanges(found);
       if (calls.length > 0) this.applyEffects(calls, emptyTouched(), undo);
-      outputs.push(...this.marginCallOutputs(found, seq));
+      if (found.length > 0) outputs.push(...this.marginCallOutputs(found, seq));
       engine.commitTx();
       this.sync.commitTx();
       return outputs;
@@ -340,7 +343,9 @@ export class Core {
     }
   }
 
+  /** The covers of the batch `applyEffects` just applied (most have none: no scan then). */
   private pushCovers(effects: readonly Effect[], seq: number, outputs: OutputEvent[]): void {
+    if (this.resolution.covers === 0) return;
     for (const e of effects) {
       if (e.t !== "cover") continue;
       outputs.push({ type: "insurance.cover", seq, account: e.account, symbol: e.symbol, amount: formatScaled(e.amountMinor, this.settlementDecimals()) });
@@ -465,15 +470,23 @@ export class Core {
     }
   }
 
+  /** What the event's own effects touched: one object reused event after event (transact is not re-entered). */
+  private readonly eventTouched = emptyTouched();
+
+  /** Scratch of `applyEffects`: what evolve resolved for the batch being applied. */
+  private readonly resolution = new Resolution();
+
   private applyEffects(effects: readonly Effect[], touched: Touched, undo: Effect[][]): void {
     // Versions only tell a held ADL memo that positions changed since it was taken (a memo is
     // only ever compared with keys computed after it): while none is held, nothing to count.
     if (this.adlBarrenKey !== null) {
       for (const e of effects) if (e.t === "position") this.positionVersions.set(e.symbol, (this.positionVersions.get(e.symbol) ?? 0) + 1);
     }
-    undo.push(evolveAll(this.state, effects));
-    this.openPositions.afterEffects(effects);
-    if (!this.sync.apply(effects, touched)) {
+    // One read of each effect's kind (evolve's switch); the mirrors take what it resolved.
+    const res = this.resolution;
+    undo.push(evolveAll(this.state, effects, res));
+    this.openPositions.afterEffects(effects, res);
+    if (!this.sync.apply(effects, touched, res)) {
       throw new Rollback({ code: "E_OVERFLOW", message: BASE_OVERFLOW_MESSAGE });
     }
   }

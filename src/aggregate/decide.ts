@@ -138,30 +138,25 @@ function decideInstrument(state: State, e: InstrumentEvent): Effect[] {
 
 // ---------------------------------------------------------------- funds
 
-function idKey(type: string, id: string): string {
-  return `${type}:${id}`;
-}
-
-/** Rejects an id already applied; returns its key (for the `id` effect: built once). */
-function checkNotDuplicate(state: State, type: string, id: string): string {
+/** Rejects an id already applied. */
+function checkNotDuplicate(state: State, type: string, id: string): void {
   if (state.seenIds.hasId(type, id)) fail("E_DUPLICATE", "id", `${type} ${JSON.stringify(id)} was already applied`);
-  return idKey(type, id);
 }
 
 function decideDeposit(state: State, e: DepositEvent): Effect[] {
-  const key = checkNotDuplicate(state, e.type, e.id);
+  checkNotDuplicate(state, e.type, e.id);
   const asset = state.assets.get(e.asset);
   if (asset === undefined) fail("E_UNKNOWN", "asset", `unknown asset ${e.asset}`);
   const amount = toMinor(e.amount, asset.decimals, "amount");
   if (amount <= 0n) fail("E_RANGE", "amount", "must be positive");
   const d = new Draft(state);
   d.addBalance(e.account, e.asset, amount);
-  d.push({ t: "id", key, seen: true });
+  d.push({ t: "id", idType: e.type, id: e.id, seen: true });
   return d.effects();
 }
 
 function decideWithdraw(state: State, e: WithdrawEvent, margin: MarginView): Effect[] {
-  const key = checkNotDuplicate(state, e.type, e.id);
+  checkNotDuplicate(state, e.type, e.id);
   const asset = state.assets.get(e.asset);
   if (asset === undefined) fail("E_UNKNOWN", "asset", `unknown asset ${e.asset}`);
   const account = state.accounts.get(e.account);
@@ -180,7 +175,7 @@ function decideWithdraw(state: State, e: WithdrawEvent, margin: MarginView): Eff
   }
   const d = new Draft(state);
   d.setBalance(e.account, e.asset, after);
-  d.push({ t: "id", key, seen: true });
+  d.push({ t: "id", idType: e.type, id: e.id, seen: true });
   return d.effects();
 }
 
@@ -265,11 +260,11 @@ export function feeDeltaMinor(notionalMinor: bigint, rateE8: bigint): bigint {
 }
 
 function decideTrade(state: State, e: TradeEvent): Effect[] {
-  const key = checkNotDuplicate(state, e.type, e.id);
+  checkNotDuplicate(state, e.type, e.id);
   const inst = instrumentOf(state, e.symbol);
   const price = toTicks(e.price, inst, "price");
   const qty = toLots(e.qty, inst, "qty");
-  return tradeEffects(state, inst, price, qty, e.buyer, e.seller, e.taker, key);
+  return tradeEffects(state, inst, price, qty, e.buyer, e.seller, e.taker, e.id);
 }
 
 /**
@@ -278,7 +273,7 @@ function decideTrade(state: State, e: TradeEvent): Effect[] {
  * for external `trade` events and the book's own trades. Throws OverflowError (E_OVERFLOW).
  */
 export function tradeEffects(
-  state: State, inst: Instrument, price: bigint, qty: bigint, buyer: string, seller: string, taker: "buyer" | "seller", idKeyOrNull: string | null,
+  state: State, inst: Instrument, price: bigint, qty: bigint, buyer: string, seller: string, taker: "buyer" | "seller", tradeIdOrNull: string | null,
 ): Effect[] {
   const s = state.settlementAsset!;
   const notional = checkI64(qty * price * inst.kMinor, "trade notional");
@@ -289,8 +284,8 @@ export function tradeEffects(
   applyLeg(d, inst, s, seller, -qty, price, sellerFee);
   d.addBalance(FEES, s, -(buyerFee + sellerFee), "fee pool balance");
   if (inst.markTicks === 0n) d.push({ t: "mark", symbol: inst.symbol, ticks: price });
-  if (idKeyOrNull !== null) d.push({ t: "id", key: idKeyOrNull, seen: true });
-  for (const c of d.covers) d.push({ t: "cover", ...c });
+  if (tradeIdOrNull !== null) d.push({ t: "id", idType: "trade", id: tradeIdOrNull, seen: true });
+  if (d.covers !== null) for (const c of d.covers) d.push({ t: "cover", ...c });
   return d.effects();
 }
 
@@ -392,7 +387,7 @@ export function returnIsolatedMargin(d: Draft, inst: Instrument, s: string, acco
   if (m === 0n) return;
   if (m < 0n) {
     d.addBalance(INSURANCE, s, m, "insurance fund balance");
-    d.covers.push({ account, symbol: inst.symbol, amountMinor: -m });
+    (d.covers ??= []).push({ account, symbol: inst.symbol, amountMinor: -m });
   }
   else d.addBalance(account, s, m);
   d.setPosition(account, inst.symbol, withValues(p, p.qtyLots, p.costLotTicks, 0n));

@@ -73,15 +73,15 @@ export class Draft {
   private index: Map<string, AccountDraft> | null = null;
   /** The account of the previous call (a leg reads and writes one account several times in a row). */
   private last: AccountDraft | null = null;
-  /** Accounts opened, in order. */
-  private readonly opened: string[] = [];
+  /** Accounts opened, in order (null: none yet; most drafts open none). */
+  private opened: string[] | null = null;
   /** Balance and position writes in order of first touch, so effects come out in a deterministic order. */
   private readonly writes: Effect[] = [];
   private finished = false;
   /** Effects other than balances/positions, in order (marks, ids, latches, …). */
   private readonly others: Effect[] = [];
-  /** Negative isolated margins @insurance covered while this draft was built. */
-  readonly covers: { account: string; symbol: string; amountMinor: bigint }[] = [];
+  /** Negative isolated margins @insurance covered while this draft was built (null: none, the rule). */
+  covers: { account: string; symbol: string; amountMinor: bigint }[] | null = null;
 
   constructor(readonly state: State) {}
 
@@ -121,7 +121,7 @@ export class Draft {
     const a = this.account(name);
     if (a.opened || a.state !== undefined) return;
     a.opened = true;
-    this.opened.push(name);
+    (this.opened ??= []).push(name);
   }
 
   balance(account: string, asset: string): bigint {
@@ -189,9 +189,10 @@ export class Draft {
   effects(): Effect[] {
     if (this.finished) throw new Error("Draft.effects: called twice");
     this.finished = true;
-    const out: Effect[] = this.opened.length === 0 ? this.writes : [];
-    if (out !== this.writes) {
-      for (const name of this.opened) out.push({ t: "account.open", account: name });
+    const opened = this.opened;
+    const out: Effect[] = opened === null ? this.writes : [];
+    if (opened !== null) {
+      for (const name of opened) out.push({ t: "account.open", account: name });
       for (const w of this.writes) out.push(w);
     }
     for (const e of this.others) out.push(e);

@@ -26,7 +26,8 @@ export type Effect =
   | { readonly t: "position.remove"; readonly account: string; readonly symbol: string }
   | { readonly t: "mark"; readonly symbol: string; readonly ticks: bigint }
   | { readonly t: "collateral.price"; readonly asset: string; readonly priceE8: bigint }
-  | { readonly t: "id"; readonly key: string; readonly seen: boolean }
+  /** The idempotency id `${idType}:${id}` (kept apart: no key string built per event). */
+  | { readonly t: "id"; readonly idType: string; readonly id: string; readonly seen: boolean }
   | { readonly t: "latch.cross"; readonly account: string; readonly on: boolean }
   | { readonly t: "latch.isolated"; readonly account: string; readonly symbol: string; readonly on: boolean }
   /** A note, no state change: @insurance covered a negative isolated margin at a fill's close. */

@@ -8,7 +8,26 @@ function assert(cond: boolean, msg: string, what?: string): asserts cond {
   if (!cond) throw new Error(`evolve invariant: ${msg}${what === undefined ? "" : ` (${what})`}`);
 }
 
+/**
+ * What the last `evolve` resolved, for the mirrors that follow it (ADL index, book sync): the
+ * effect's kind as a small integer and the account / position it changed. They then need
+ * neither a look-up by name nor a read of `e.t` (a megamorphic load: effects come in a dozen
+ * shapes). Set only by the cases the mirrors take fast (balance, position, id, cover); K_OTHER
+ * for the rest.
+ */
+export const K_OTHER = 0;
+export const K_BALANCE = 1;
+export const K_POSITION = 2;
+/** Nothing to mirror (id, cover). */
+export const K_NOTE = 3;
+/** A `cover` (also K_NOTE for the mirrors; the pipeline turns it into an output). */
+export const K_COVER = 4;
+let lastKind = K_OTHER;
+let lastAccount: Account | null = null;
+let lastPosition: Position | null = null;
+
 export function evolve(state: State, e: Effect): Effect {
+  lastKind = K_OTHER;
   switch (e.t) {
     case "asset": {
       const old = state.assets.get(e.asset.name);
@@ -74,6 +93,8 @@ export function evolve(state: State, e: Effect): Effect {
       const old = acct.balances.get(e.asset);
       if (e.valueMinor === 0n) acct.balances.delete(e.asset);
       else acct.balances.set(e.asset, e.valueMinor);
+      lastKind = K_BALANCE;
+      lastAccount = acct;
       return { t: "balance", account: e.account, asset: e.asset, valueMinor: old ?? 0n };
     }
     case "position": {
@@ -99,11 +120,17 @@ export function evolve(state: State, e: Effect): Effect {
         state.positionsBySlot.push(pos);
         assign(pos, e.values);
         if (pos.mode === "isolated") acct.isolatedCount++;
+        lastKind = K_POSITION;
+        lastAccount = acct;
+        lastPosition = pos;
         return { t: "position.remove", account: e.account, symbol: e.symbol };
       }
       const old = { qtyLots: pos.qtyLots, costLotTicks: pos.costLotTicks, isolatedMarginMinor: pos.isolatedMarginMinor, mode: pos.mode, leverage: pos.leverage };
       acct.isolatedCount += (e.values.mode === "isolated" ? 1 : 0) - (old.mode === "isolated" ? 1 : 0);
       assign(pos, e.values);
+      lastKind = K_POSITION;
+      lastAccount = acct;
+      lastPosition = pos;
       return { t: "position", account: e.account, symbol: e.symbol, values: old };
     }
     case "position.remove": {
@@ -135,13 +162,11 @@ export function evolve(state: State, e: Effect): Effect {
       return { t: "collateral.price", asset: e.asset, priceE8: old };
     }
     case "id": {
-      // Whether it was there, from the size: each look-up parses and hashes the key again.
+      // Whether it was there: add answers false, delete true.
       const ids = state.seenIds;
-      const before = ids.size;
-      if (e.seen) ids.add(e.key);
-      else ids.delete(e.key);
-      const had = e.seen ? ids.size === before : ids.size !== before;
-      return { t: "id", key: e.key, seen: had };
+      const had = e.seen ? !ids.addId(e.idType, e.id) : ids.deleteId(e.idType, e.id);
+      lastKind = K_NOTE;
+      return { t: "id", idType: e.idType, id: e.id, seen: had };
     }
     case "latch.cross": {
       const acct = state.accounts.get(e.account);
@@ -151,6 +176,7 @@ export function evolve(state: State, e: Effect): Effect {
       return { t: "latch.cross", account: e.account, on: old };
     }
     case "cover":
+      lastKind = K_COVER;
       return e; // a note for the outputs; the balances it describes are separate effects
     case "latch.isolated": {
       const pos = state.accounts.get(e.account)?.positions.get(e.symbol);
@@ -170,10 +196,55 @@ function assign(pos: Position, v: { qtyLots: bigint; costLotTicks: bigint; isola
   pos.leverage = v.leverage;
 }
 
-/** Applies effects in order; returns the inverses in the order that undoes them. */
-export function evolveAll(state: State, effects: readonly Effect[]): Effect[] {
+/**
+ * Per effect of a batch, what evolve resolved (see K_*): filled by `evolveAll` when given one,
+ * valid for the state right after the batch (a forward batch never removes an account or a
+ * position, so the objects are those a look-up by name would find). Reused from batch to batch.
+ */
+export class Resolution {
+  kinds = new Uint8Array(64);
+  accounts: (Account | null)[] = [];
+  positions: (Position | null)[] = [];
+  /** Effects in the batch. */
+  count = 0;
+  /** `cover` effects in the batch. */
+  covers = 0;
+}
+
+/**
+ * Applies effects in order; returns the inverses in the order that undoes them. With `res`,
+ * records what each effect resolved (for the mirrors that follow).
+ */
+export function evolveAll(state: State, effects: readonly Effect[], res?: Resolution): Effect[] {
   const n = effects.length;
   const undo = new Array<Effect>(n); // sized once (pushes grow a new array in steps)
-  for (let i = 0; i < n; i++) undo[n - 1 - i] = evolve(state, effects[i]!);
+  if (res === undefined) {
+    for (let i = 0; i < n; i++) undo[n - 1 - i] = evolve(state, effects[i]!);
+    return undo;
+  }
+  if (res.kinds.length < n) res.kinds = new Uint8Array(Math.max(n, 2 * res.kinds.length));
+  const kinds = res.kinds;
+  const accounts = res.accounts;
+  const positions = res.positions;
+  let covers = 0;
+  for (let i = 0; i < n; i++) {
+    lastAccount = null;
+    lastPosition = null;
+    undo[n - 1 - i] = evolve(state, effects[i]!);
+    kinds[i] = lastKind;
+    if (lastKind === K_COVER) covers++;
+    accounts[i] = lastAccount;
+    positions[i] = lastPosition;
+  }
+  // After a long batch (funding, ADL), drop the references beyond this one; a few stale ones
+  // past `count` are harmless (never read) and cheaper than shrinking and regrowing each time.
+  if (accounts.length > n + 64) {
+    accounts.length = n;
+    positions.length = n;
+  }
+  lastAccount = null;
+  lastPosition = null;
+  res.count = n;
+  res.covers = covers;
   return undo;
 }

@@ -124,6 +124,22 @@ export class CompactStringSet implements Iterable<string> {
     return true;
   }
 
+  /** hashString of the entry at `at`, read from the arena (what hashString(decode(at), 0) gives). */
+  private hashAt(at: number): number {
+    const a = this.arena;
+    const b = a[at + 1]!;
+    const n = b < 255 ? b : a[at + 2]! | (a[at + 3]! << 8);
+    const p = at + (b < 255 ? 2 : 4);
+    const wide = (a[at]! & ~TAG_DEAD) === TAG_WIDE;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < n; i++) {
+      const c = wide ? a[p + 2 * i]! | (a[p + 2 * i + 1]! << 8) : a[p + i]!;
+      h = Math.imul(h ^ (c & 0xff), 0x01000193);
+      h = Math.imul(h ^ (c >>> 8), 0x01000193);
+    }
+    return h >>> 0;
+  }
+
   private decode(at: number): string {
     const a = this.arena;
     const { n, head } = this.lengthAt(at);
@@ -179,7 +195,7 @@ export class CompactStringSet implements Iterable<string> {
     const mask = cap - 1;
     for (const v of this.table) {
       if (v <= 0) continue;
-      let i = hashString(this.decode(v - 1), 0) & mask;
+      let i = this.hashAt(v - 1) & mask; // from the arena: no string decoded per entry
       while (table[i] !== EMPTY) i = (i + 1) & mask;
       table[i] = v;
     }
@@ -226,6 +242,33 @@ export class SeenIds implements Iterable<string> {
   hasId(type: string, id: string): boolean {
     const set = this.lastSet !== undefined && type === this.lastType ? this.lastSet : this.byType.get(type);
     return set !== undefined && set.has(id);
+  }
+
+  /** The set of `type` (no ':'), created if asked; remembered as the last type. */
+  private setOfType(type: string, create: boolean): CompactStringSet | undefined {
+    if (this.lastSet !== undefined && type === this.lastType) return this.lastSet;
+    let set = this.byType.get(type);
+    if (set === undefined && create) this.byType.set(type, (set = new CompactStringSet()));
+    if (set !== undefined) {
+      this.lastType = type;
+      this.lastSet = set;
+    }
+    return set;
+  }
+
+  /** add(`${type}:${id}`) without building the key (type without ':'); false when it was there. */
+  addId(type: string, id: string): boolean {
+    if (!this.setOfType(type, true)!.add(id)) return false;
+    this.count++;
+    return true;
+  }
+
+  /** delete(`${type}:${id}`) without building the key (type without ':'). */
+  deleteId(type: string, id: string): boolean {
+    const set = this.setOfType(type, false);
+    if (set === undefined || !set.delete(id)) return false;
+    this.count--;
+    return true;
   }
 
   add(key: string): this {

@@ -7,7 +7,8 @@
 // matters: ADL ranks by a strict total order.
 import type { Effect } from "../aggregate/effects.js";
 import { RATE_SCALE } from "../numbers/int.js";
-import type { Asset, Position, State } from "../aggregate/state.js";
+import type { Account, Asset, Position, State } from "../aggregate/state.js";
+import { K_BALANCE, K_COVER, K_NOTE, K_POSITION, type Resolution } from "../aggregate/evolve.js";
 
 const F64_EXACT_MAX = 2 ** 53;
 /** Relative error bound of q·M − C in floats from exact q, M, C: two roundings, < 2^-51. */
@@ -169,9 +170,29 @@ export class OpenPositions implements AdlMirror {
     for (const acct of state.accounts.values()) for (const sym of acct.positions.keys()) this.refresh(acct.name, sym);
   }
 
-  /** Re-files the positions these (already evolved) effects changed; invalidates cached bases. */
-  afterEffects(effects: readonly Effect[]): void {
-    for (const e of effects) {
+  /**
+   * Re-files the positions these (already evolved) effects changed; invalidates cached bases.
+   * With `res` (what evolveAll resolved for this forward batch), balances and positions take
+   * the resolved objects: no look-up by name, no read of `e.t`.
+   */
+  afterEffects(effects: readonly Effect[], res?: Resolution): void {
+    const kinds = res?.kinds;
+    for (let k = 0; k < effects.length; k++) {
+      if (kinds !== undefined) {
+        const kind = kinds[k]!;
+        if (kind === K_POSITION) {
+          const acct = res!.accounts[k]!;
+          const pos = res!.positions[k]!;
+          this.refreshPosition(acct, pos, pos.symbol);
+          continue;
+        }
+        if (kind === K_BALANCE) {
+          this.invalidateBase(res!.accounts[k]!.slot);
+          continue;
+        }
+        if (kind === K_NOTE || kind === K_COVER) continue;
+      }
+      const e = effects[k]!;
       switch (e.t) {
         case "position":
         case "position.remove":
@@ -403,6 +424,11 @@ export class OpenPositions implements AdlMirror {
       }
       return;
     }
+    this.refreshPosition(acct, pos, symbol);
+  }
+
+  /** Files position `pos` of `acct` (both in the state) as it is now. */
+  private refreshPosition(acct: Account, pos: Position, symbol: string): void {
     const j = pos.slot;
     const a = acct.slot;
     this.reservePositions(j + 1);

@@ -22,12 +22,15 @@ export class CollateralIntervals {
   private readonly assets = new Map<string, IntervalIndex>();
   /** The assets with intervals, in an array (read for every derived account: no iterator). */
   readonly names: string[] = [];
+  /** Their indexes, in the same order (clearAt: no look-up by name per derived account). */
+  private readonly indexes: IntervalIndex[] = [];
 
   private of(asset: string): IntervalIndex {
     let x = this.assets.get(asset);
     if (x === undefined) {
       this.assets.set(asset, (x = new IntervalIndex()));
       this.names.push(asset);
+      this.indexes.push(x);
     }
     return x;
   }
@@ -44,6 +47,12 @@ export class CollateralIntervals {
   clear(asset: string, a: number): void {
     const x = this.assets.get(asset);
     if (x !== undefined && x.bounded(a)) x.set(a, HOLDERS, -Infinity, Infinity);
+  }
+
+  /** clear() of the k-th asset of `names`. */
+  clearAt(k: number, a: number): void {
+    const x = this.indexes[k]!;
+    if (x.bounded(a)) x.set(a, HOLDERS, -Infinity, Infinity);
   }
 
   /**
@@ -64,9 +73,10 @@ export class CollateralIntervals {
     for (const x of this.assets.values()) x.endBulk();
   }
 
-  /** The transaction committed (the leavers were derived again). */
+  /** The transaction committed (the leavers were derived again). Every event: the array, no Map iterator. */
   commit(): void {
-    for (const x of this.assets.values()) x.commit();
+    const xs = this.indexes;
+    for (let k = 0; k < xs.length; k++) xs[k]!.commit();
   }
 
   /** The transaction was undone: popped entries go back. */
@@ -78,6 +88,7 @@ export class CollateralIntervals {
   reset(): void {
     this.assets.clear();
     this.names.length = 0;
+    this.indexes.length = 0;
   }
 
   /** Test support: account a's interval of the asset, or null if unbounded. */

@@ -113,6 +113,12 @@ export class Heap {
 const HEAP_LO = 0;
 const HEAP_HI = 1;
 
+/** The heaps holding an entry of interval [lo, hi] after `set` (the flags it leaves). */
+function entryFlags(lo: number, hi: number): number {
+  if (lo > hi) return 1 << HEAP_LO;
+  return (lo !== -Infinity ? 1 << HEAP_LO : 0) | (hi !== Infinity ? 1 << HEAP_HI : 0);
+}
+
 export class IntervalIndex {
   /** Per slot: the interval (lo > hi: empty, every price event of its group pops it). */
   lo = new Float64Array(256);
@@ -130,6 +136,10 @@ export class IntervalIndex {
   /** Slot s's interval, in group g (a new version; the old heap entries become stale). */
   set(s: number, g: number, lo: number, hi: number): void {
     if (s >= this.ver.length) this.ensure(s);
+    // The same interval with its entries all in place (none popped): nothing to do. One set
+    // in five on the steady replay (empty intervals of entities recomputed at every price
+    // event, unchanged budgets); each would push new entries and make the old ones stale.
+    if (this.lo[s] === lo && this.hi[s] === hi && this.flags[s] === entryFlags(lo, hi)) return;
     const v = (this.ver[s]! + 1) | 0;
     this.ver[s] = v;
     const hs = this.group(g);
@@ -156,6 +166,19 @@ export class IntervalIndex {
       }
     }
     this.flags[s] = flags;
+  }
+
+  /**
+   * Whether slot s's current interval can stand for [lo, hi] (lo ≤ hi): it has both entries in
+   * place, lies inside [lo, hi] and is at least `share` of its width. A sub-interval of a sound
+   * interval is sound, so keeping it changes no decision; it saves the heap pushes and the stale
+   * entries (compaction) of a new version.
+   */
+  keeps(s: number, lo: number, hi: number, share: number): boolean {
+    if (s >= this.flags.length || this.flags[s] !== ((1 << HEAP_LO) | (1 << HEAP_HI))) return false;
+    const l = this.lo[s]!;
+    const h = this.hi[s]!;
+    return l >= lo && h <= hi && h - l >= (hi - lo) * share;
   }
 
   private add(h: Heap, key: number, s: number, v: number): void {
@@ -217,7 +240,8 @@ export class IntervalIndex {
 
   /** The transaction committed (the leavers got new intervals): forget the popped, compact. */
   commit(): void {
-    this.popped.length = 0;
+    // Only when there is something to drop: `length = 0` is a runtime call (every event commits).
+    if (this.popped.length !== 0) this.popped.length = 0;
     for (const hs of this.groups) if (hs !== undefined) for (const h of hs) h.compactIfStale(this.ver);
   }
 

@@ -39,6 +39,12 @@ const TWO32 = 4294967296;
 const TWO49 = 2 ** 49;
 const TWO63 = 2 ** 63;
 const PRICE_FLOAT_MAX = BigInt(COLLATERAL_PRICE_FLOAT_MAX);
+/**
+ * A position's current interval is kept when it lies inside the newly derived one and is at
+ * least this share of its width (IntervalIndex.keeps): sound, and it skips two heap pushes and
+ * their later compaction. On the steady replay a half costs +0.3% derivations (+1.6% storm).
+ */
+const KEEP_SHARE = 0.5;
 /** Dirty accounts from which a commit may load the interval heaps in bulk. */
 const BULK_MIN = 512;
 
@@ -298,7 +304,7 @@ export class MarkIntervals {
       const name = names[k]!;
       let held = false;
       for (let j = 0; j < n; j++) if (this.collAssets[j] === name) held = true;
-      if (!held) this.collateral.clear(name, a);
+      if (!held) this.collateral.clearAt(k, a);
     }
     return n;
   }
@@ -505,6 +511,7 @@ export class MarkIntervals {
     const x2 = (b2 - 5 * bd.k1) / (a * bd.c2);
     let d = Math.floor((x1 < x2 ? x1 : x2) * SAFE) - 2;
     if (!(d > 0)) d = 0; // also NaN (a = 0 cannot happen here: q ≠ 0, k ≥ 1)
+    if (this.index.keeps(p, m - d, m + d, KEEP_SHARE)) return;
     this.setInterval(p, i, m - d, m + d);
   }
 

@@ -3,6 +3,9 @@
 // pipeline syncs what the effects touched, then asks the kernel for figures.
 import { inI64 } from "../numbers/int.js";
 import type { Effect } from "../aggregate/effects.js";
+import { K_BALANCE, K_COVER, K_NOTE, K_POSITION, type Resolution } from "../aggregate/evolve.js";
+
+type BalanceEffect = Extract<Effect, { t: "balance" }>;
 import { crossBaseMinor } from "../aggregate/collateral.js";
 import type { Account, Instrument, Position, State } from "../aggregate/state.js";
 import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, SUM_OVERFLOW_ACCOUNTS, SUM_OVERFLOW_POSITIONS, type MarginEngine } from "./engine.js";
@@ -31,7 +34,7 @@ export interface Touched {
  * event creates several, and a Set costs a hash table each.
  */
 export class SmallSet<T> implements Iterable<T> {
-  readonly items: T[] = [];
+  items: T[] = [];
 
   get size(): number {
     return this.items.length;
@@ -46,8 +49,9 @@ export class SmallSet<T> implements Iterable<T> {
     return this;
   }
 
+  /** A fresh array when there is something to drop: `length = 0` is a runtime call (≈ 400 instructions). */
   clear(): void {
-    this.items.length = 0;
+    if (this.items.length !== 0) this.items = [];
   }
 
   [Symbol.iterator](): IterableIterator<T> {
@@ -61,7 +65,7 @@ export class SmallSet<T> implements Iterable<T> {
  * funding event adds every holder: 100k inserts into a growing Set cost more than the kernel).
  */
 export class SlotList implements Iterable<number> {
-  readonly items: number[] = [];
+  items: number[] = [];
 
   /** Entries, duplicates included: 0 exactly when empty. */
   get size(): number {
@@ -88,6 +92,16 @@ const PRICE_FLOAT_MAX = BigInt(COLLATERAL_PRICE_FLOAT_MAX);
 
 export function emptyTouched(): Touched {
   return { accounts: new SlotList(), instruments: new SmallSet(), marks: new SmallSet(), assets: new SmallSet(), collateral: new SmallSet() };
+}
+
+/** Empties `t` for reuse; returns it. */
+export function clearTouched(t: Touched): Touched {
+  if (t.accounts.items.length !== 0) t.accounts.items = [];
+  t.instruments.clear();
+  t.marks.clear();
+  t.assets.clear();
+  t.collateral.clear();
+  return t;
 }
 
 export class BookSync {
@@ -239,6 +253,17 @@ export class BookSync {
     b.pos_mode[p] = pos.mode === "isolated" ? MODE_ISOLATED : MODE_CROSS;
   }
 
+  /** A position's values (its instrument and account slots are already in the book). */
+  private writePositionValues(pos: Position): void {
+    const b = this.margin.book;
+    const p = pos.slot;
+    b.pos_qty_lots[p] = pos.qtyLots;
+    b.pos_cost_lot_ticks[p] = pos.costLotTicks;
+    b.pos_isolated_margin_minor[p] = pos.isolatedMarginMinor;
+    b.pos_leverage[p] = pos.leverage;
+    b.pos_mode[p] = pos.mode === "isolated" ? MODE_ISOLATED : MODE_CROSS;
+  }
+
   /** Returns false when the base equity does not fit in i64 (the event must be rolled back). */
   writeAccountBase(acct: Account): boolean {
     if (acct.slot >= this.baseEpoch.length) {
@@ -277,19 +302,56 @@ export class BookSync {
    * Mirrors the effects into the book and records what they touched. Returns false when an
    * account's base equity overflows (the caller rolls the event back).
    */
-  apply(effects: readonly Effect[], touched: Touched): boolean {
+  apply(effects: readonly Effect[], touched: Touched, res?: Resolution): boolean {
     this.reserve();
     const s = this.state;
     let ok = true;
     let allBases = false;
     let added: Map<string, Set<string>> | null = null; // new positions by account (allocated when there are some)
-    for (const e of effects) {
+    const kinds = res?.kinds;
+    for (let k = 0; k < effects.length; k++) {
+      if (kinds !== undefined) {
+        // What evolve resolved (a forward batch): the same objects a look-up by name finds.
+        const kind = kinds[k]!;
+        if (kind === K_POSITION) {
+          const acct = res!.accounts[k]!;
+          const pos = res!.positions[k]!;
+          if (pos.slot >= this.positionsSeen) {
+            added ??= new Map();
+            let set = added.get(acct.name);
+            if (set === undefined) added.set(acct.name, (set = new Set()));
+            set.add(pos.symbol);
+            this.margin.book.pos_call_latch[pos.slot] = pos.callLatched ? 1 : 0;
+            this.writePosition(pos, acct.slot);
+          } else {
+            // A slot seen at the last apply keeps its position (slots are only freed by an
+            // undo, whose apply lowers positionsSeen): instrument and account are written.
+            this.writePositionValues(pos);
+          }
+          touched.accounts.add(acct.slot);
+          this.dirty(acct.slot);
+          continue;
+        }
+        if (kind === K_BALANCE) {
+          const acct = res!.accounts[k]!;
+          const e = effects[k] as BalanceEffect;
+          if (e.asset !== s.settlementAsset) this.noteHolding(e.asset, acct.slot, e.valueMinor !== 0n);
+          ok = this.writeAccountBase(acct) && ok;
+          touched.accounts.add(acct.slot);
+          this.dirty(acct.slot);
+          continue;
+        }
+        if (kind === K_NOTE || kind === K_COVER) continue;
+      }
+      const e = effects[k]!;
       switch (e.t) {
         case "instrument":
         case "mark": {
           const inst = s.instruments.get(e.t === "mark" ? e.symbol : e.params.symbol);
           if (inst !== undefined) {
-            this.writeInstrument(inst);
+            // A mark moves only the mark (the tiers are written by the instrument's own effect).
+            if (e.t === "mark") this.margin.book.inst_mark_ticks[inst.slot] = inst.markTicks;
+            else this.writeInstrument(inst);
             if (e.t === "mark" && this.intervals !== null) touched.marks.add(inst.slot);
             else touched.instruments.add(inst.slot);
             if (e.t === "instrument") this.intervals?.invalidateInstrument(inst.slot);
@@ -525,7 +587,7 @@ export class BookSync {
     this.epoch++;
     this.listCount = 0;
     this.accountCount = 0;
-    this.emptyAccounts.length = 0;
+    if (this.emptyAccounts.length !== 0) this.emptyAccounts.length = 0; // a runtime call: only when needed
     let first = true;
     for (const i of touched.instruments.items) {
       if (i >= s.instrumentsBySlot.length) continue;
@@ -620,7 +682,7 @@ export class BookSync {
     this.epoch++;
     this.listCount = 0;
     this.accountCount = 0;
-    this.emptyAccounts.length = 0;
+    if (this.emptyAccounts.length !== 0) this.emptyAccounts.length = 0; // a runtime call: only when needed
     for (const a of accountSlots) this.addAccount(a);
   }
 

@@ -73,18 +73,23 @@ describe("CompactStringSet and SeenIds", () => {
     );
   });
 
-  test("SeenIds behaves as a Set of `${type}:${id}` keys (iteration: by type, then insertion order; hasId(type, id) as has)", () => {
+  test("SeenIds behaves as a Set of `${type}:${id}` keys (iteration: by type, then insertion order; hasId, addId, deleteId as has, add, delete)", () => {
     const idKey = fc.tuple(fc.constantFrom("deposit", "withdraw", "trade", "", "x:y"), key).map(([t, id]) => (t === "x:y" ? id.replace(/:/g, "") : `${t}:${id}`));
     const seq = fc.array(fc.record({ del: fc.boolean(), k: idKey }), { maxLength: 300 });
     fc.assert(
       fc.property(seq, (steps) => {
         const ref = new Set<string>();
         const s = new SeenIds();
-        for (const { del, k } of steps) {
-          if (del) expect(s.delete(k)).toBe(ref.delete(k));
+        for (const [j, { del, k }] of steps.entries()) {
+          // Keys with a type also through addId/deleteId (every other step): the same set either way.
+          const c0 = k.indexOf(":");
+          const byId = c0 >= 0 && j % 2 === 1;
+          if (del) expect(byId ? s.deleteId(k.slice(0, c0), k.slice(c0 + 1)) : s.delete(k)).toBe(ref.delete(k));
           else {
+            const had = ref.has(k);
             ref.add(k);
-            s.add(k);
+            if (byId) expect(s.addId(k.slice(0, c0), k.slice(c0 + 1))).toBe(!had);
+            else s.add(k);
           }
           expect(s.has(k)).toBe(ref.has(k));
           const c = k.indexOf(":");

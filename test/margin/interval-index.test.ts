@@ -1,0 +1,90 @@
+// The interval index (src/margin/interval-index.ts) against a plain model: after any sequence
+// of sets (the same interval again, empty and unbounded ones included), price queries inside
+// transactions that commit or roll back, and bulk loads, every query reports exactly the slots
+// whose current interval does not contain the price and that were not reported since their
+// last set (or were restored by a rollback). Sets of an unchanged interval with its entries in
+// place are skipped by the index (no new version): the answers must not show it. `keeps`
+// holds only for a live interval inside the given one and at least the given share of its width.
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { IntervalIndex } from "../../src/margin/interval-index.js";
+
+type Op =
+  | { kind: "set"; slot: number; group: number; lo: number; hi: number }
+  | { kind: "query"; group: number; point: number; commit: boolean }
+  | { kind: "bulk"; sets: { slot: number; lo: number; hi: number }[] };
+
+const SLOTS = 8;
+// Few distinct bounds so identical re-sets are frequent; infinities for unbounded sides and lo > hi for empty.
+const bound = fc.constantFrom(-Infinity, 0, 5, 10, 15, 20, Infinity);
+const setArb = fc.record({ slot: fc.integer({ min: 0, max: SLOTS - 1 }), lo: bound, hi: bound });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: setArb.map((s) => ({ kind: "set" as const, group: s.slot % 2, ...s })) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("query" as const), group: fc.integer({ min: 0, max: 1 }), point: fc.integer({ min: -2, max: 22 }), commit: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("bulk" as const), sets: fc.array(setArb, { maxLength: 6 }) }) },
+);
+
+/**
+ * Model: each slot's interval and its two bounds' entries (an empty interval has one, on the
+ * lo side, that every price crosses; an infinite side has none), dropped once a query reports
+ * the slot through it (a slot may be reported twice, once per side, as the index documents).
+ */
+interface Slot { lo: number; hi: number; loLive: boolean; hiLive: boolean }
+
+function slotOf(lo: number, hi: number): Slot {
+  if (lo > hi) return { lo, hi, loLive: true, hiLive: false };
+  return { lo, hi, loLive: lo !== -Infinity, hiLive: hi !== Infinity };
+}
+
+describe("IntervalIndex", () => {
+  it("reports exactly the slots a price leaves, through repeated sets, commits, rollbacks and bulk loads", () => {
+    fc.assert(fc.property(fc.array(opArb, { maxLength: 120 }), (ops) => {
+      const index = new IntervalIndex();
+      const model = new Map<number, Slot>();
+      const set = (slot: number, lo: number, hi: number): void => {
+        index.set(slot, slot % 2, lo, hi);
+        model.set(slot, slotOf(lo, hi));
+      };
+      for (const op of ops) {
+        if (op.kind === "set") set(op.slot, op.lo, op.hi);
+        else if (op.kind === "bulk") {
+          index.beginBulk();
+          for (const s of op.sets) set(s.slot, s.lo, s.hi);
+          index.endBulk();
+        } else {
+          const got = new Set<number>();
+          index.leavers(op.group, op.point, (s) => got.add(s));
+          const want = new Set<number>();
+          const crossed: [Slot, "lo" | "hi"][] = [];
+          for (const [slot, s] of model) {
+            if (slot % 2 !== op.group) continue;
+            if (s.loLive && (s.lo > s.hi || s.lo > op.point)) {
+              want.add(slot);
+              crossed.push([s, "lo"]);
+            }
+            if (s.hiLive && s.hi < op.point) {
+              want.add(slot);
+              crossed.push([s, "hi"]);
+            }
+          }
+          expect([...got].sort()).toEqual([...want].sort());
+          if (op.commit) {
+            for (const [s, side] of crossed) s[side === "lo" ? "loLive" : "hiLive"] = false;
+            index.commit();
+          } else index.rollback();
+        }
+        for (const [slot, s] of model) {
+          // Bounded on both sides, both entries in place: `keeps` of itself and of anything twice as wide around it.
+          const live = s.lo <= s.hi && s.loLive && s.hiLive;
+          expect(index.keeps(slot, s.lo, s.hi, 1)).toBe(live);
+          expect(index.keeps(slot, s.lo - 1, s.hi + 1, 0)).toBe(live);
+          if (live) {
+            const w = s.hi - s.lo;
+            expect(index.keeps(slot, s.lo - w - 1, s.hi + w + 1, 0.5)).toBe(false); // less than half of the wider one
+            expect(index.keeps(slot, s.lo + 1, s.hi, 0)).toBe(false); // not inside
+          }
+        }
+      }
+    }), { numRuns: 300 });
+  });
+});
