@@ -11,6 +11,7 @@ import {
   decodeBatch,
   decodeEntry,
   decodeEntryAt,
+  decodeEntryByTable,
   encodeBatch,
   encodeEntry,
   encodeEntryInto,
@@ -77,6 +78,45 @@ describe("entry round trip", () => {
       );
     });
   }
+
+  test("the per-type decoders agree with the FIELDS walk (values, key order, with and without ts)", () => {
+    for (const type of INPUT_EVENT_TYPES) {
+      fc.assert(
+        fc.property(eventArbByType[type], fc.boolean(), (event, dropTs) => {
+          const e = dropTs ? (({ ts: _ts, ...rest }) => rest)(event as InputEvent & { ts?: number }) : event;
+          const bytes = encodeEntry({ kind: "event", event: e as InputEvent });
+          const fast = decodeEntry(bytes);
+          const table = decodeEntryByTable(bytes);
+          expect(fast).toStrictEqual(table);
+          expect(Object.keys((fast as { event: InputEvent }).event)).toEqual(Object.keys((table as { event: InputEvent }).event));
+        }),
+        { numRuns: 200 },
+      );
+    }
+  });
+
+  test("the per-type decoders fail where the FIELDS walk fails, with the same error", () => {
+    fc.assert(
+      fc.property(
+        entryArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+        (entry, edits) => {
+          const bytes = Uint8Array.from(encodeEntry(entry));
+          for (const [pos, value] of edits) bytes[pos % bytes.length] = value;
+          const run = (f: (b: Uint8Array) => LogEntry): LogEntry | string => {
+            try {
+              return f(bytes);
+            } catch (err) {
+              if (err instanceof CodecError) return err.message;
+              throw err;
+            }
+          };
+          expect(run(decodeEntry)).toStrictEqual(run(decodeEntryByTable));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
 
   test("raw entries with any text (lone surrogates, newlines, BOM) round-trip exactly", () => {
     fc.assert(
