@@ -148,6 +148,7 @@ const F_BUYER = account("buyer") as StringField;
 const F_SELLER = account("seller") as StringField;
 const F_SYMBOL = symbol("symbol") as StringField;
 const F_ASSET = asset("asset") as StringField;
+const F_LEVERAGE = posInt("leverage");
 const MARGIN_MODES = ["cross", "isolated"] as const;
 const TAKERS = ["buyer", "seller"] as const;
 
@@ -174,7 +175,7 @@ const FIELDS: { readonly [T in InputEventType]: readonly Field<FieldName<T>>[] }
   ],
   deposit: [F_ID as Field<"id">, F_ACCOUNT as Field<"account">, F_ASSET as Field<"asset">, dec("amount")],
   withdraw: [F_ID as Field<"id">, F_ACCOUNT as Field<"account">, F_ASSET as Field<"asset">, dec("amount")],
-  leverage: [F_ACCOUNT as Field<"account">, F_SYMBOL as Field<"symbol">, posInt("leverage")],
+  leverage: [F_ACCOUNT as Field<"account">, F_SYMBOL as Field<"symbol">, F_LEVERAGE as Field<"leverage">],
   "margin.mode": [F_ACCOUNT as Field<"account">, F_SYMBOL as Field<"symbol">, { name: "mode", kind: "enum", values: MARGIN_MODES }],
   "margin.transfer": [F_ACCOUNT as Field<"account">, F_SYMBOL as Field<"symbol">, dec("amount")],
   trade: [
@@ -269,7 +270,7 @@ class Encoder {
   }
 
   bigZigzag(m: bigint): void {
-    if (m >= -0x40000000n && m < 0x40000000n) {
+    if (m >= SMALL_MANTISSA_MIN && m < SMALL_MANTISSA_MAX) {
       const n = Number(m);
       this.uint(n >= 0 ? n * 2 : -n * 2 - 1);
       return;
@@ -316,6 +317,47 @@ class Encoder {
     } else {
       this.wtf8(s);
     }
+  }
+
+  /**
+   * An event field string, checked. Short ASCII names are looked up in the decoder's
+   * intern table (the same slot: FNV-1a of the bytes, computed while writing them), which
+   * remembers the checks a string passed: a name seen before skips its RegExp test.
+   */
+  fieldString(f: StringField, v: unknown): void {
+    if (typeof v !== "string") throw fieldError(f.name, `expected ${f.what}`);
+    const n = v.length;
+    if (f.intern && n <= INTERN_MAX_BYTES) {
+      this.room(1 + n);
+      const buf = this.buf;
+      let pos = this.pos + 1;
+      let h = 0x811c9dc5;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[pos++] = c;
+        h = Math.imul(h ^ c, 0x01000193);
+      }
+      if (i === n) {
+        const slot = (h ^ n) & (INTERN_SLOTS - 1);
+        if (internStrings[slot] === v) {
+          if ((internChecked[slot]! & f.checkBit) === 0) {
+            if (!f.check(v)) throw fieldError(f.name, `expected ${f.what}`);
+            internChecked[slot]! |= f.checkBit;
+          }
+        } else {
+          if (!f.check(v)) throw fieldError(f.name, `expected ${f.what}`);
+          internStrings[slot] = v;
+          internChecked[slot] = f.checkBit;
+        }
+        buf[this.pos] = n;
+        this.pos = pos;
+        return;
+      }
+    }
+    if (!f.check(v)) throw fieldError(f.name, `expected ${f.what}`);
+    this.string(v);
   }
 
   /** Writes s as WTF-8; the caller has reserved the room. */
@@ -376,6 +418,15 @@ function encodeDecimal(enc: Encoder, d: unknown, field: string): void {
     throw fieldError(field, "expected a Decimal");
   }
   const { mantissa, scale } = d as Decimal;
+  if (mantissa >= SMALL_MANTISSA_MIN && mantissa < SMALL_MANTISSA_MAX && Number.isInteger(scale) && scale >= 0 && scale <= 40) {
+    // Below 2^47 in magnitude and at most 40 places: decimalProblem's checks on a Number
+    // (no BigInt remainder), and the string form is within DECIMAL_MAX_CHARS.
+    const n = Number(mantissa);
+    if (scale > 0 && n % 10 === 0) throw fieldError(field, "not canonical (trailing zero)");
+    enc.uint(n >= 0 ? n * 2 : -n * 2 - 1);
+    enc.byte(scale);
+    return;
+  }
   const problem = decimalProblem(mantissa, scale);
   if (problem !== null) throw fieldError(field, problem);
   enc.bigZigzag(mantissa);
@@ -394,11 +445,13 @@ function decimalProblem(mantissa: bigint, scale: number): string | null {
   return chars > DECIMAL_MAX_CHARS ? `more than ${DECIMAL_MAX_CHARS} characters` : null;
 }
 
+const SMALL_MANTISSA_MAX = 2n ** 47n;
+const SMALL_MANTISSA_MIN = -SMALL_MANTISSA_MAX;
+
 function encodeField(enc: Encoder, f: Field, v: unknown): void {
   switch (f.kind) {
     case "string":
-      if (typeof v !== "string" || !f.check(v)) throw fieldError(f.name, `expected ${f.what}`);
-      enc.string(v);
+      enc.fieldString(f, v);
       return;
     case "decimal":
       encodeDecimal(enc, v, f.name);
@@ -458,14 +511,61 @@ function encodeInto(enc: Encoder, entry: LogEntry): void {
   }
   if (entry.kind !== "event") throw fieldError("kind", "expected an event or raw entry");
   const e = entry.event as unknown as Record<string, unknown>;
-  const type = e.type as InputEventType;
-  const tag = typeof type === "string" && Object.hasOwn(EVENT_TAGS, type) ? EVENT_TAGS[type] : undefined;
+  const type = e.type;
+  switch (type) {
+    case "trade":
+      encodeHead(enc, e, EVENT_TAGS.trade, 7);
+      enc.fieldString(F_ID, e.id);
+      enc.fieldString(F_SYMBOL, e.symbol);
+      encodeDecimal(enc, e.price, "price");
+      encodeDecimal(enc, e.qty, "qty");
+      enc.fieldString(F_BUYER, e.buyer);
+      enc.fieldString(F_SELLER, e.seller);
+      encodeOneOf(enc, TAKERS, e.taker, "taker");
+      return;
+    case "mark":
+      encodeHead(enc, e, EVENT_TAGS.mark, 2);
+      enc.fieldString(F_SYMBOL, e.symbol);
+      encodeDecimal(enc, e.price, "price");
+      return;
+    case "leverage":
+      encodeHead(enc, e, EVENT_TAGS.leverage, 3);
+      enc.fieldString(F_ACCOUNT, e.account);
+      enc.fieldString(F_SYMBOL, e.symbol);
+      encodeField(enc, F_LEVERAGE, e.leverage);
+      return;
+    case "deposit":
+    case "withdraw":
+      encodeHead(enc, e, EVENT_TAGS[type], 4);
+      enc.fieldString(F_ID, e.id);
+      enc.fieldString(F_ACCOUNT, e.account);
+      enc.fieldString(F_ASSET, e.asset);
+      encodeDecimal(enc, e.amount, "amount");
+      return;
+    case "collateral.price":
+      encodeHead(enc, e, EVENT_TAGS[type], 2);
+      enc.fieldString(F_ASSET, e.asset);
+      encodeDecimal(enc, e.price, "price");
+      return;
+  }
+  // The other types: the FIELDS walk.
+  const tag = typeof type === "string" && Object.hasOwn(EVENT_TAGS, type) ? EVENT_TAGS[type as InputEventType] : undefined;
   if (tag === undefined) throw fieldError("type", `unknown event type ${JSON.stringify(type)}`);
-  const fields = FIELDS[type] as readonly Field[];
-  let keys = 1;
+  const fields = FIELDS[type as InputEventType] as readonly Field[];
+  let keys = 0;
   for (const f of fields) if (f.kind !== "optDecimal" || f.name in e) keys++;
+  encodeHead(enc, e, tag, keys);
+  for (const f of fields) encodeField(enc, f, e[f.name]);
+}
+
+/**
+ * Tag and ts; refuses an event whose keys are not `type`, `ts` (optional) and `fields`
+ * others (extra keys would be silently dropped by the round trip).
+ */
+function encodeHead(enc: Encoder, e: Record<string, unknown>, tag: number, fields: number): void {
   enc.byte(tag);
   const ts = e.ts;
+  let keys = 1 + fields;
   if ("ts" in e) keys++;
   if (ts === undefined) {
     enc.byte(0);
@@ -474,9 +574,13 @@ function encodeInto(enc: Encoder, entry: LogEntry): void {
     enc.byte(1);
     enc.uint(ts);
   }
-  // Extra keys would be silently dropped by the round trip: refuse them instead.
-  if (Object.keys(e).length !== keys) throw fieldError("event", `expected exactly the fields of a ${type} event`);
-  for (const f of fields) encodeField(enc, f, e[f.name]);
+  if (Object.keys(e).length !== keys) throw fieldError("event", `expected exactly the fields of a ${String(e.type)} event`);
+}
+
+function encodeOneOf(enc: Encoder, values: readonly string[], v: unknown, field: string): void {
+  const i = typeof v === "string" ? values.indexOf(v) : -1;
+  if (i < 0) throw fieldError(field, `expected one of ${values.join("/")}`);
+  enc.byte(i);
 }
 
 const encoder = new Encoder();
