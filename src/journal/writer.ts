@@ -21,6 +21,7 @@ import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { encodeEntryInto, encodedEntryTs, CODEC_ENTRY_MAX_BYTES, type EncodedEntry } from "../events/codec.js";
 import type { LogEntry } from "../events/types.js";
+import { crc32Aligned } from "./crc32.js";
 import { JournalError } from "./errors.js";
 import {
   chainHash,
@@ -129,10 +130,12 @@ export class JournalWriter {
    * `staged` (the old path made four views and three copies).
    */
   private scratch = new Uint8Array(SCRATCH_BYTES);
+  /** `scratch` as words, for the CRC. */
+  private scratchWords = new Int32Array(this.scratch.buffer);
   /** `scratch` minus room for the hash: where payloads are encoded. */
   private payloadRoom: Uint8Array = this.scratch.subarray(0, SCRATCH_BYTES - HASH_BYTES);
   private hashViews: Uint8Array[] = [];
-  private crcViews: Uint8Array[] = [];
+  private recordViews: Uint8Array[] = [];
 
   private recordsSinceSync = 0;
   private bytesSinceSync = 0;
@@ -322,12 +325,13 @@ export class JournalWriter {
   /** Makes the scratch at least `n` bytes, keeping the previous hash at its start. */
   private growScratch(n: number): void {
     if (this.scratch.length >= n) return;
-    const grown = new Uint8Array(n);
+    const grown = new Uint8Array((n + 3) & ~3); // a multiple of 4 bytes, for the word view
     grown.set(this.scratch.subarray(0, HASH_BYTES), 0);
     this.scratch = grown;
-    this.payloadRoom = grown.subarray(0, n - HASH_BYTES);
+    this.scratchWords = new Int32Array(grown.buffer);
+    this.payloadRoom = grown.subarray(0, grown.length - HASH_BYTES);
     this.hashViews = [];
-    this.crcViews = [];
+    this.recordViews = [];
   }
 
   private payloadInScratch(payload: Uint8Array): void {
@@ -370,8 +374,7 @@ export class JournalWriter {
       const c = digest.charCodeAt(i);
       sc[hashAt + i] = c;
     }
-    const record = this.view(this.crcViews, HASH_BYTES, body + HASH_BYTES);
-    const crc = crc32(record);
+    const crc = crc32Aligned(sc, this.scratchWords, HASH_BYTES, body + HASH_BYTES);
     for (let i = 0; i < HASH_BYTES; i++) sc[i] = sc[hashAt + i]!;
     const total = RECORD_OVERHEAD_BYTES + len;
     const start = this.reserve(total);
@@ -384,7 +387,7 @@ export class JournalWriter {
     b[start + 5] = (crc >>> 8) & 0xff;
     b[start + 6] = (crc >>> 16) & 0xff;
     b[start + 7] = crc >>> 24;
-    b.set(record, start + OFF_SEQ);
+    b.set(this.view(this.recordViews, HASH_BYTES, body + HASH_BYTES), start + OFF_SEQ);
     this.lastDigest = digest;
     this.lastTs = ts;
     this.records++;
