@@ -1162,11 +1162,13 @@ function decodeBatchInto(bytes: Uint8Array, encoded: EncodedEntry[] | null): Log
   const count = d.uint(Number.MAX_SAFE_INTEGER);
   if (count > BATCH_MAX_ENTRIES) d.fail("count", `${count} entries exceed the batch limit of ${BATCH_MAX_ENTRIES}`);
   const out: LogEntry[] = [];
+  // One decoder for the entries, pointed at each in turn (offsets still count from the batch's start).
+  const inner = new Decoder(bytes, 0, 0);
   for (let i = 0; i < count; i++) {
     const len = d.uint(CODEC_ENTRY_MAX_BYTES, `entry[${i}].length`);
     if (bytes.length - d.pos < len) d.fail("truncated", "entry runs past the end of the batch");
     const end = d.pos + len;
-    const inner = new Decoder(bytes, d.pos, end);
+    inner.reset(bytes, d.pos, end, 0);
     out.push(decodeOne(inner));
     if (inner.pos !== end) inner.fail("trailing", "bytes after the entry inside its length");
     // Decoded whole and canonical: these are the entry's journal bytes.

@@ -61,8 +61,12 @@ const TWO_32 = 0x1_0000_0000;
 
 /** A safe non-negative integer as u64 LE into a plain array. */
 function putU64(b: Uint8Array, at: number, value: number): void {
-  const lo = value % TWO_32;
-  const hi = (value - lo) / TWO_32;
+  let lo = value;
+  let hi = 0;
+  if (value >= TWO_32) {
+    lo = value % TWO_32;
+    hi = (value - lo) / TWO_32;
+  }
   b[at] = lo & 0xff;
   b[at + 1] = (lo >>> 8) & 0xff;
   b[at + 2] = (lo >>> 16) & 0xff;
@@ -373,9 +377,9 @@ export class JournalWriter {
     for (let i = 0; i < HASH_BYTES; i++) {
       const c = digest.charCodeAt(i);
       sc[hashAt + i] = c;
+      sc[i] = c; // the CRC below reads from HASH_BYTES on: prev_hash is no longer needed
     }
     const crc = crc32Aligned(sc, this.scratchWords, HASH_BYTES, body + HASH_BYTES);
-    for (let i = 0; i < HASH_BYTES; i++) sc[i] = sc[hashAt + i]!;
     const total = RECORD_OVERHEAD_BYTES + len;
     const start = this.reserve(total);
     const b = this.staged;
