@@ -3,7 +3,8 @@
 import { openSync, readSync, closeSync } from "node:fs";
 import { readNdjsonEntries } from "./events/ndjson.js";
 import type { LogEntry } from "./events/types.js";
-import { readJournal, JOURNAL_MAGIC, RECORD_KIND_DERIVED, RECORD_KIND_INPUT } from "./journal/index.js";
+import { JOURNAL_MAGIC, RECORD_KIND_INPUT } from "./journal/index.js";
+import { JournalScanner } from "./journal/reader.js";
 import { AuditError, derivedEquals, encodeDerived } from "./outputs/derived.js";
 import { Core, type CoreOptions } from "./pipeline.js";
 import { docToState } from "./aggregate/snapshot.js";
@@ -36,25 +37,86 @@ const NO_DERIVED: readonly Uint8Array[] = Object.freeze([]);
  * The input records of a journal, in seq order; corruption throws JournalError. Synchronous:
  * replay needs no promise per record.
  */
-export function* readJournalLog(path: string): Generator<LogRecord> {
-  // An input record is yielded once the next input (or the end) shows which derived
-  // records belong to it.
-  let entry: LogEntry | undefined;
-  let ts = 0;
-  let seq = 0;
-  let derived: Uint8Array[] | null = null;
-  for (const r of readJournal(path)) {
-    if (r.kind === RECORD_KIND_INPUT && r.entry !== undefined) {
-      if (entry !== undefined) yield { entry, ts, seq, derived: derived ?? NO_DERIVED };
-      entry = r.entry;
-      ts = r.ts;
-      seq = r.seq;
-      derived = null;
-    } else if (r.kind === RECORD_KIND_DERIVED && entry !== undefined) {
-      (derived ??= []).push(r.payload.slice());
+export function readJournalLog(path: string): IterableIterator<LogRecord> {
+  return new JournalLogIterator(path);
+}
+
+/**
+ * readJournalLog's iterator, written out rather than as a generator over readJournal: it
+ * reads the scanner's fields directly (no record object, no generator resumption per
+ * record). An input record is returned once the next input (or the end) shows which
+ * derived records belong to it. The file is closed at the end, on an error, and on
+ * return() (a `break` out of for-of).
+ */
+class JournalLogIterator implements IterableIterator<LogRecord> {
+  private fd: number;
+  private readonly sc: JournalScanner;
+  /** The scanner's current record is an input not returned yet. */
+  private pending = false;
+  private done = false;
+
+  constructor(path: string) {
+    this.fd = openSync(path, "r");
+    try {
+      this.sc = new JournalScanner(this.fd);
+      this.sc.readHeader();
+    } catch (err) {
+      this.close();
+      throw err;
     }
   }
-  if (entry !== undefined) yield { entry, ts, seq, derived: derived ?? NO_DERIVED };
+
+  next(): IteratorResult<LogRecord> {
+    if (this.done) return { done: true, value: undefined };
+    const sc = this.sc;
+    try {
+      if (!this.pending) {
+        // Skip to the first input (derived records before it cannot pass the scanner).
+        for (;;) {
+          if (!sc.advance()) return this.finish();
+          if (sc.kind === RECORD_KIND_INPUT) break;
+        }
+      }
+      const entry = sc.entry!;
+      const ts = sc.ts;
+      const seq = sc.seq;
+      let derived: Uint8Array[] | null = null;
+      this.pending = false;
+      while (sc.advance()) {
+        if (sc.kind === RECORD_KIND_INPUT) {
+          this.pending = true;
+          break;
+        }
+        (derived ??= []).push(sc.payloadCopy());
+      }
+      if (!this.pending) this.finish(); // the end: this record is the last
+      return { done: false, value: { entry, ts, seq, derived: derived ?? NO_DERIVED } };
+    } catch (err) {
+      this.finish();
+      throw err;
+    }
+  }
+
+  return(): IteratorResult<LogRecord> {
+    return this.finish();
+  }
+
+  [Symbol.iterator](): IterableIterator<LogRecord> {
+    return this;
+  }
+
+  private finish(): IteratorResult<LogRecord> {
+    this.done = true;
+    this.close();
+    return { done: true, value: undefined };
+  }
+
+  private close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
 }
 
 /** The input records of a log, in seq order. Journal corruption throws JournalError. */

@@ -97,40 +97,15 @@ export function readU64(buf: Buffer, offset: number): number {
 }
 
 /**
- * Computes chain hashes: SHA-256(prev_hash ‖ record bytes seq .. end of payload). One
- * contiguous copy into a reusable scratch, then a one-shot `crypto.hash` with "latin1"
- * output: for ~150-byte inputs the "buffer" output (a fresh Buffer per call, and GC) costs
- * about 2.5× as much, and a streaming Hash with two updates about 4× (docs/journal.md,
- * *Throughput*). The digest comes back as a 32-character latin1 string, one char per byte.
- */
-export class ChainHasher {
-  private scratch: Buffer = Buffer.allocUnsafe(4096);
-
-  /** The chain hash of the record at `start` of `rec` (payload `len` bytes) after `prev`. */
-  digest(prev: Uint8Array, rec: Uint8Array, start: number, len: number): string {
-    const body = OFF_PAYLOAD - OFF_SEQ + len;
-    const n = HASH_BYTES + body;
-    if (this.scratch.length < n) this.scratch = Buffer.allocUnsafe(Math.max(n, this.scratch.length * 2));
-    this.scratch.set(prev, 0);
-    // Plain Uint8Array views: cheaper to make than Buffer#subarray / Buffer#copy.
-    this.scratch.set(new Uint8Array(rec.buffer, rec.byteOffset + start + OFF_SEQ, body), HASH_BYTES);
-    // "binary" is Node's alias of latin1 (the name the type declarations accept).
-    return chainHash(new Uint8Array(this.scratch.buffer, this.scratch.byteOffset, n));
-  }
-}
-
-/**
- * SHA-256 of `input` (prev_hash ‖ record bytes seq .. end of payload, already contiguous) as
- * ChainHasher#digest returns it: a 32-character latin1 string.
+ * The chain hash: SHA-256 of `input` (prev_hash ‖ record bytes seq .. end of payload,
+ * already contiguous) as a 32-character latin1 string, one char per byte. A one-shot
+ * `crypto.hash` with latin1 output: for ~150-byte inputs the "buffer" output (a fresh Buffer
+ * per call, and GC) costs about 2.5× as much, and a streaming Hash with two updates about 4×
+ * (docs/journal.md, *Throughput*).
  */
 export function chainHash(input: Uint8Array): string {
+  // "binary" is Node's alias of latin1 (the name the type declarations accept).
   return cryptoHash("sha256", input, "binary");
-}
-
-/** Writes a digest from ChainHasher#digest as its 32 bytes at `offset`. */
-export function writeDigest(digest: string, buf: Uint8Array, offset: number): void {
-  // A plain loop: Buffer#write's argument handling costs more than the 32 stores.
-  for (let i = 0; i < HASH_BYTES; i++) buf[offset + i] = digest.charCodeAt(i);
 }
 
 /** Whether `bytes[offset .. offset+32)` are the digest's bytes. */

@@ -21,9 +21,10 @@ import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { encodeEntryInto, encodedEntryTs, CODEC_ENTRY_MAX_BYTES, type EncodedEntry } from "../events/codec.js";
 import type { LogEntry } from "../events/types.js";
+import { crc32Aligned } from "./crc32.js";
 import { JournalError } from "./errors.js";
 import {
-  ChainHasher,
+  chainHash,
   GENESIS_HASH,
   HASH_BYTES,
   JOURNAL_HEADER_BYTES,
@@ -42,8 +43,6 @@ import {
   isSafeNonNegative,
   journalHeader,
   readU64,
-  writeDigest,
-  writeU64,
 } from "./format.js";
 import { JournalScanner } from "./reader.js";
 
@@ -51,6 +50,32 @@ export const DEFAULT_FSYNC_EVERY_RECORDS = 1000;
 export const DEFAULT_FSYNC_EVERY_BYTES = 1024 * 1024;
 /** Staged bytes are written out (not fsync'd) once they reach this size. */
 export const WRITE_BUFFER_BYTES = 256 * 1024;
+
+/** Initial scratch size (grown for larger records). */
+const SCRATCH_BYTES = 4096;
+/** Where a payload starts in the scratch: after prev_hash and the fields from seq to source_seq. */
+const SCRATCH_PAYLOAD = HASH_BYTES + OFF_PAYLOAD - OFF_SEQ;
+/** Scratch views are cached for records up to this size (one view per length). */
+const VIEW_CACHE_MAX_BYTES = 4096;
+const TWO_32 = 0x1_0000_0000;
+
+/** A safe non-negative integer as u64 LE into a plain array. */
+function putU64(b: Uint8Array, at: number, value: number): void {
+  let lo = value;
+  let hi = 0;
+  if (value >= TWO_32) {
+    lo = value % TWO_32;
+    hi = (value - lo) / TWO_32;
+  }
+  b[at] = lo & 0xff;
+  b[at + 1] = (lo >>> 8) & 0xff;
+  b[at + 2] = (lo >>> 16) & 0xff;
+  b[at + 3] = lo >>> 24;
+  b[at + 4] = hi & 0xff;
+  b[at + 5] = (hi >>> 8) & 0xff;
+  b[at + 6] = (hi >>> 16) & 0xff;
+  b[at + 7] = hi >>> 24;
+}
 
 export interface JournalWriterOptions {
   /** fsync after this many appended records (1 = every record). */
@@ -91,8 +116,8 @@ export class JournalWriter {
   private failure: JournalError | null = null;
 
   private seq = 0;
-  /** Chain hash of the last record: our own 32 bytes (staged bytes get overwritten). */
-  private readonly lastHash: Buffer = Buffer.from(GENESIS_HASH);
+  /** Chain hash of the last record as a latin1 string (one char per byte; chainHash's form). */
+  private lastDigest: string = GENESIS_HASH.toString("latin1");
   private lastTs = 0;
   private lastSourceSeq = 0;
   private records = 0;
@@ -100,10 +125,21 @@ export class JournalWriter {
   private written = 0;
 
   private staged: Buffer = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
-  /** `staged` minus room for a hash: where payloads may be encoded. */
-  private payloadView: Uint8Array = this.staged.subarray(0, WRITE_BUFFER_BYTES - HASH_BYTES);
   private stagedLen = 0;
-  private readonly hasher = new ChainHasher();
+  /**
+   * Each record is built here first, after the previous record's hash: prev_hash ‖ seq ‖ ts
+   * ‖ kind ‖ source_seq ‖ payload ‖ hash. The chain hash's input is all but the last 32
+   * bytes and the CRC's (also what is staged) all but the first 32, each the same length,
+   * read through views cached by length: no typed array per record, and one copy into
+   * `staged` (the old path made four views and three copies).
+   */
+  private scratch = new Uint8Array(SCRATCH_BYTES);
+  /** `scratch` as words, for the CRC. */
+  private scratchWords = new Int32Array(this.scratch.buffer);
+  /** `scratch` minus room for the hash: where payloads are encoded. */
+  private payloadRoom: Uint8Array = this.scratch.subarray(0, SCRATCH_BYTES - HASH_BYTES);
+  private hashViews: Uint8Array[] = [];
+  private recordViews: Uint8Array[] = [];
 
   private recordsSinceSync = 0;
   private bytesSinceSync = 0;
@@ -150,7 +186,7 @@ export class JournalWriter {
       }
       const w = new JournalWriter(path, lockKey, fd, { fsyncEveryRecords: everyRecords, fsyncEveryBytes: everyBytes }, truncated);
       w.seq = sc.lastSeq;
-      w.lastHash.set(sc.prevHash); // a copy: the view would pin a read chunk
+      w.setLastHash(sc.prevHash);
       w.lastTs = sc.lastTs;
       w.lastSourceSeq = sc.lastSourceSeq;
       w.records = sc.records;
@@ -167,7 +203,7 @@ export class JournalWriter {
   get head(): JournalHead {
     return {
       seq: this.seq,
-      hash: this.lastHash.toString("hex"),
+      hash: Buffer.from(this.lastDigest, "latin1").toString("hex"),
       ts: this.lastTs,
       sourceSeq: this.lastSourceSeq,
       records: this.records,
@@ -193,18 +229,17 @@ export class JournalWriter {
       throw new RangeError(`appendInput: ts ${ts} differs from the event's ts ${entry.event.ts}`);
     }
     const seq = this.seq + 1;
-    let start = this.reserve(RECORD_OVERHEAD_BYTES + Math.min(CODEC_ENTRY_MAX_BYTES, 512));
-    // Encode straight into the staging buffer; on lack of room write out / grow, retry.
-    let end = encodeEntryInto(entry, this.payloadView, start + OFF_PAYLOAD);
+    // Encode straight into the scratch; if it is too small, grow it to the largest entry.
+    let end = encodeEntryInto(entry, this.payloadRoom, SCRATCH_PAYLOAD);
     if (end < 0) {
-      start = this.reserve(RECORD_OVERHEAD_BYTES + CODEC_ENTRY_MAX_BYTES);
-      end = encodeEntryInto(entry, this.payloadView, start + OFF_PAYLOAD);
-      if (end < 0) throw new Error("journal: staging buffer too small for an entry");
+      this.growScratch(SCRATCH_PAYLOAD + CODEC_ENTRY_MAX_BYTES + HASH_BYTES);
+      end = encodeEntryInto(entry, this.payloadRoom, SCRATCH_PAYLOAD);
+      if (end < 0) throw new Error("journal: scratch too small for an entry");
     }
-    this.seal(start, end - start - OFF_PAYLOAD, seq, ts, RECORD_KIND_INPUT, sourceSeq);
+    const total = this.seal(end - SCRATCH_PAYLOAD, seq, ts, RECORD_KIND_INPUT, sourceSeq);
     this.seq = seq;
     this.lastSourceSeq = sourceSeq;
-    this.afterAppend(end + HASH_BYTES - start);
+    this.afterAppend(total);
     return seq;
   }
 
@@ -225,10 +260,8 @@ export class JournalWriter {
     const own = encodedEntryTs(bytes);
     if (own !== undefined && own !== ts) throw new RangeError(`appendInputEncoded: ts ${ts} differs from the event's ts ${own}`);
     const seq = this.seq + 1;
-    const total = RECORD_OVERHEAD_BYTES + bytes.length;
-    const start = this.reserve(total);
-    this.staged.set(bytes, start + OFF_PAYLOAD);
-    this.seal(start, bytes.length, seq, ts, RECORD_KIND_INPUT, sourceSeq);
+    this.payloadInScratch(bytes);
+    const total = this.seal(bytes.length, seq, ts, RECORD_KIND_INPUT, sourceSeq);
     this.seq = seq;
     this.lastSourceSeq = sourceSeq;
     this.afterAppend(total);
@@ -248,11 +281,8 @@ export class JournalWriter {
     if (!(payload instanceof Uint8Array) || payload.length > JOURNAL_PAYLOAD_MAX_BYTES) {
       throw new RangeError(`appendDerived: payload must be a Uint8Array of at most ${JOURNAL_PAYLOAD_MAX_BYTES} bytes`);
     }
-    const total = RECORD_OVERHEAD_BYTES + payload.length;
-    const start = this.reserve(total);
-    this.staged.set(payload, start + OFF_PAYLOAD);
-    this.seal(start, payload.length, seq, ts, RECORD_KIND_DERIVED, this.lastSourceSeq);
-    this.afterAppend(total);
+    this.payloadInScratch(payload);
+    this.afterAppend(this.seal(payload.length, seq, ts, RECORD_KIND_DERIVED, this.lastSourceSeq));
   }
 
   /** Writes everything staged and fdatasyncs; afterwards `durable` equals the head. */
@@ -292,28 +322,80 @@ export class JournalWriter {
   private reserve(n: number): number {
     if (this.stagedLen + n <= this.staged.length) return this.stagedLen;
     this.flush();
-    if (n > this.staged.length) {
-      this.staged = Buffer.allocUnsafe(n);
-      this.payloadView = this.staged.subarray(0, n - HASH_BYTES);
-    }
+    if (n > this.staged.length) this.staged = Buffer.allocUnsafe(n);
     return 0;
   }
 
-  /** Fills in the fixed fields, chain hash and CRC of the record at `start`. */
-  private seal(start: number, len: number, seq: number, ts: number, kind: number, sourceSeq: number): void {
+  /** Makes the scratch at least `n` bytes, keeping the previous hash at its start. */
+  private growScratch(n: number): void {
+    if (this.scratch.length >= n) return;
+    const grown = new Uint8Array((n + 3) & ~3); // a multiple of 4 bytes, for the word view
+    grown.set(this.scratch.subarray(0, HASH_BYTES), 0);
+    this.scratch = grown;
+    this.scratchWords = new Int32Array(grown.buffer);
+    this.payloadRoom = grown.subarray(0, grown.length - HASH_BYTES);
+    this.hashViews = [];
+    this.recordViews = [];
+  }
+
+  private payloadInScratch(payload: Uint8Array): void {
+    this.growScratch(SCRATCH_PAYLOAD + payload.length + HASH_BYTES);
+    this.scratch.set(payload, SCRATCH_PAYLOAD);
+  }
+
+  /** `scratch[at, at + n)` as a view, cached by length for the common record sizes. */
+  private view(cache: Uint8Array[], at: number, n: number): Uint8Array {
+    if (n > VIEW_CACHE_MAX_BYTES) return new Uint8Array(this.scratch.buffer, at, n);
+    let v = cache[n];
+    if (v === undefined) {
+      v = new Uint8Array(this.scratch.buffer, at, n);
+      cache[n] = v;
+    }
+    return v;
+  }
+
+  /** The previous record's hash (32 bytes) as the chain's next input. */
+  private setLastHash(hash: Uint8Array): void {
+    this.scratch.set(hash, 0);
+    this.lastDigest = Buffer.from(hash).toString("latin1");
+  }
+
+  /**
+   * Completes the record whose payload (`len` bytes) is in the scratch: fixed fields,
+   * chain hash, CRC; stages it and returns its size.
+   */
+  private seal(len: number, seq: number, ts: number, kind: number, sourceSeq: number): number {
+    const sc = this.scratch;
+    putU64(sc, HASH_BYTES, seq);
+    putU64(sc, HASH_BYTES + OFF_TS - OFF_SEQ, ts);
+    sc[HASH_BYTES + OFF_KIND - OFF_SEQ] = kind;
+    putU64(sc, HASH_BYTES + OFF_SOURCE_SEQ - OFF_SEQ, sourceSeq);
+    const body = OFF_PAYLOAD - OFF_SEQ + len;
+    const digest = chainHash(this.view(this.hashViews, 0, HASH_BYTES + body));
+    // The hash after the body, and at the start as the next record's prev_hash.
+    const hashAt = HASH_BYTES + body;
+    for (let i = 0; i < HASH_BYTES; i++) {
+      const c = digest.charCodeAt(i);
+      sc[hashAt + i] = c;
+      sc[i] = c; // the CRC below reads from HASH_BYTES on: prev_hash is no longer needed
+    }
+    const crc = crc32Aligned(sc, this.scratchWords, HASH_BYTES, body + HASH_BYTES);
+    const total = RECORD_OVERHEAD_BYTES + len;
+    const start = this.reserve(total);
     const b = this.staged;
-    b.writeUInt32LE(len, start + OFF_LEN);
-    writeU64(b, seq, start + OFF_SEQ);
-    writeU64(b, ts, start + OFF_TS);
-    b[start + OFF_KIND] = kind;
-    writeU64(b, sourceSeq, start + OFF_SOURCE_SEQ);
-    const digest = this.hasher.digest(this.lastHash, b, start, len);
-    const hashAt = start + OFF_PAYLOAD + len;
-    writeDigest(digest, b, hashAt);
-    this.lastHash.set(new Uint8Array(b.buffer, b.byteOffset + hashAt, HASH_BYTES));
-    b.writeUInt32LE(crc32(new Uint8Array(b.buffer, b.byteOffset + start + OFF_SEQ, hashAt + HASH_BYTES - start - OFF_SEQ)), start + OFF_CRC);
+    b[start] = len & 0xff;
+    b[start + 1] = (len >>> 8) & 0xff;
+    b[start + 2] = (len >>> 16) & 0xff;
+    b[start + 3] = len >>> 24;
+    b[start + 4] = crc & 0xff;
+    b[start + 5] = (crc >>> 8) & 0xff;
+    b[start + 6] = (crc >>> 16) & 0xff;
+    b[start + 7] = crc >>> 24;
+    b.set(this.view(this.recordViews, HASH_BYTES, body + HASH_BYTES), start + OFF_SEQ);
+    this.lastDigest = digest;
     this.lastTs = ts;
     this.records++;
+    return total;
   }
 
   private afterAppend(recordBytes: number): void {

@@ -11,6 +11,7 @@ import {
   decodeBatch,
   decodeEntry,
   decodeEntryAt,
+  decodeEntryByTable,
   encodeBatch,
   encodeEntry,
   encodeEntryInto,
@@ -77,6 +78,45 @@ describe("entry round trip", () => {
       );
     });
   }
+
+  test("the per-type decoders agree with the FIELDS walk (values, key order, with and without ts)", () => {
+    for (const type of INPUT_EVENT_TYPES) {
+      fc.assert(
+        fc.property(eventArbByType[type], fc.boolean(), (event, dropTs) => {
+          const e = dropTs ? (({ ts: _ts, ...rest }) => rest)(event as InputEvent & { ts?: number }) : event;
+          const bytes = encodeEntry({ kind: "event", event: e as InputEvent });
+          const fast = decodeEntry(bytes);
+          const table = decodeEntryByTable(bytes);
+          expect(fast).toStrictEqual(table);
+          expect(Object.keys((fast as { event: InputEvent }).event)).toEqual(Object.keys((table as { event: InputEvent }).event));
+        }),
+        { numRuns: 200 },
+      );
+    }
+  });
+
+  test("the per-type decoders fail where the FIELDS walk fails, with the same error", () => {
+    fc.assert(
+      fc.property(
+        entryArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+        (entry, edits) => {
+          const bytes = Uint8Array.from(encodeEntry(entry));
+          for (const [pos, value] of edits) bytes[pos % bytes.length] = value;
+          const run = (f: (b: Uint8Array) => LogEntry): LogEntry | string => {
+            try {
+              return f(bytes);
+            } catch (err) {
+              if (err instanceof CodecError) return err.message;
+              throw err;
+            }
+          };
+          expect(run(decodeEntry)).toStrictEqual(run(decodeEntryByTable));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
 
   test("raw entries with any text (lone surrogates, newlines, BOM) round-trip exactly", () => {
     fc.assert(
@@ -305,6 +345,37 @@ describe("encoder refuses what it could not round-trip", () => {
     const err = codecError(() => encodeEntry(entry));
     expect(err.reason).toBe("field");
     expect(err.field).toBe(field);
+  });
+
+  test("a name that passed one field's check is checked again for another (the encoder's check cache)", () => {
+    const long = "x".repeat(40); // an account (≤ 64 characters), not a symbol (≤ 32)
+    const lev = ev({ type: "leverage", account: long, symbol: "B", leverage: 3 });
+    decodeEntry(encodeEntry(lev)); // cached for the encoder and the decoder as an account
+    for (const name of [long, "@fees"]) {
+      encodeEntry(ev({ type: "leverage", account: name, symbol: "B", leverage: 3 }));
+      const err = codecError(() => encodeEntry(mark({ symbol: name })));
+      expect(err.field).toBe("symbol");
+      const trade = { type: "trade", id: "t", symbol: name, price: { mantissa: 1n, scale: 0 }, qty: { mantissa: 1n, scale: 0 }, buyer: "a", seller: "b", taker: "buyer" };
+      expect(codecError(() => encodeEntry({ kind: "event", event: trade } as unknown as LogEntry)).field).toBe("symbol");
+    }
+    // And the other way: a symbol is not an asset when longer than 16 characters.
+    const sym = "s".repeat(20);
+    encodeEntry(mark({ symbol: sym }));
+    const cp = { type: "collateral.price", asset: sym, price: { mantissa: 1n, scale: 0 } };
+    expect(codecError(() => encodeEntry({ kind: "event", event: cp } as unknown as LogEntry)).field).toBe("asset");
+  });
+
+  test("decimals: the Number fast path and the BigInt path agree at their boundary", () => {
+    for (const m of [2n ** 47n - 1n, 2n ** 47n, -(2n ** 47n), -(2n ** 47n) - 1n, 10n ** 15n + 1n, -123456789012345n]) {
+      for (const scale of [0, 3, 40]) {
+        const e = mark({ price: { mantissa: m, scale } });
+        expect(decodeEntry(encodeEntry(e))).toStrictEqual(e);
+      }
+      const zero = mark({ price: { mantissa: m * 10n, scale: 1 } });
+      expect(codecError(() => encodeEntry(zero)).field).toBe("price");
+    }
+    expect(codecError(() => encodeEntry(mark({ price: { mantissa: 1n, scale: 65 } }))).field).toBe("price");
+    expect(codecError(() => encodeEntry(mark({ price: { mantissa: 1n, scale: 1.5 } }))).field).toBe("price");
   });
 
   test("ts: undefined is treated as absent", () => {

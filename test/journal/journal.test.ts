@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import fc from "fast-check";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { encodeEntry, RAW_TEXT_MAX_BYTES } from "../../src/events/codec.js";
 import type { LogEntry } from "../../src/events/types.js";
@@ -14,7 +14,7 @@ import {
   verifyJournal,
   type JournalRecord,
 } from "../../src/journal/index.js";
-import { readLog, type LogRecord } from "../../src/replay.js";
+import { readJournalLog, readLog, type LogRecord } from "../../src/replay.js";
 import { entryArb } from "./support/arbitraries.js";
 import { ev, tempPaths } from "./support/fixtures.js";
 import { GENESIS, HEADER, buildRecord } from "./support/records.js";
@@ -221,6 +221,37 @@ describe("readLog", () => {
       })(),
     ).rejects.toMatchObject({ reason: "checksum", seq: 3 });
     expect(seen).toEqual([1]); // record 2 waits for the next input to show its derived records
+  });
+});
+
+describe("readJournalLog", () => {
+  const openFds = (): number => readdirSync("/proc/self/fd").length;
+
+  test("closes the file at the end, on break and on an error; stays done after the end", () => {
+    const path = tempPath();
+    writeOps(path, [
+      { input: entries[0]!, ts: 1000, sourceSeq: 1 },
+      { derived: Uint8Array.from([9]), ts: 1000 },
+      { input: entries[1]!, ts: 1000, sourceSeq: 2 },
+      { input: entries[3]!, ts: 2000, sourceSeq: 3 },
+    ]);
+    const before = openFds();
+    const it = readJournalLog(path);
+    expect(openFds()).toBe(before + 1);
+    expect([...it].map((r) => [r.seq, r.derived?.length])).toEqual([
+      [1, 1],
+      [2, 0],
+      [3, 0],
+    ]);
+    expect(openFds()).toBe(before);
+    expect(it.next()).toEqual({ done: true, value: undefined });
+    for (const r of readJournalLog(path)) if (r.seq === 1) break;
+    expect(openFds()).toBe(before);
+    const file = readFileSync(path);
+    file[file.length - 40]! ^= 1;
+    writeFileSync(path, file);
+    expect(() => [...readJournalLog(path)]).toThrow(expect.objectContaining({ reason: "checksum", seq: 3 }) as Error);
+    expect(openFds()).toBe(before);
   });
 });
 
