@@ -147,6 +147,8 @@ class ReportCache {
 
 /** The stage on the caller's thread: the code serve ran inline before the worker. */
 export class InThreadStage implements CoreStage {
+  /** The error of a group that failed midway (see applyGroup). */
+  private broken: Error | null = null;
   private core: Core;
   private journal!: JournalWriter;
   private reports: ReportCache;
@@ -297,6 +299,19 @@ export class InThreadStage implements CoreStage {
   }
 
   async applyGroup(msgs: StageMessage[]): Promise<GroupResult> {
+    // A group that failed midway left the core and the journal with part of it: nothing may
+    // be applied after it (a later group would journal past the missing entries). serve
+    // stops on the failure; groups already handed to the worker fail here.
+    if (this.broken !== null) throw new FatalServeError(`an earlier group failed: ${this.broken.message}`);
+    try {
+      return await this.applyGroupUnchecked(msgs);
+    } catch (err) {
+      this.broken = err as Error;
+      throw err;
+    }
+  }
+
+  private async applyGroupUnchecked(msgs: StageMessage[]): Promise<GroupResult> {
     const outs: PendingOutput[] = [];
     let entries = 0;
     let sinceYield = 0;

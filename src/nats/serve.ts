@@ -669,11 +669,17 @@ export class ServeHandle {
       if (this.stopping || this.recreateRequested) continue;
       const batch = this.queue.take(groupMax).filter((q) => q.epoch === this.epoch);
       if (batch.length === 0) continue;
-      const group = await this.applyGroup(batch);
-      if (group !== null) this.log.debug({ seq: group.seq, sourceSeq: group.sourceSeq, inFlight: this.flushing.length + 1 }, "group journaled");
+      // The group's messages are selected (and its stream seqs counted as applied) before
+      // applyGroup's first await, so the checks below see them.
+      const applied = this.applyGroup(batch);
+      // In-thread the next group waits for this one (the stage yields mid-group). A worker
+      // takes calls in order, one at a time: the next group is handed over at once and waits
+      // there, so the worker goes from group to group without a round trip through this
+      // thread (which may be busy publishing); the groupsInFlight bound counts it.
+      if (this.coreThread === "main") await applied.catch(() => {});
       // A delivery-sequence break: the pump recreates the consumer after the journal's end.
       if (this.recreateRequested) this.stopConsuming();
-      if (group !== null) this.startFlush(group);
+      this.startFlush(applied);
     }
   }
 
@@ -686,6 +692,8 @@ export class ServeHandle {
     const t0 = performance.now();
     const { toAck, apply, entries } = this.selectGroup(batch);
     if (toAck.length === 0) return null;
+    // Read before the await: with a worker, later groups are handed over meanwhile.
+    const sourceSeq = this.appliedSource;
     let result: GroupResult | null = null;
     if (apply.length > 0) {
       result = await this.stage.applyGroup(apply);
@@ -695,7 +703,7 @@ export class ServeHandle {
       this.durableSeq = result.durableSeq;
       if (result.snapshotSeq !== null) this.lastSnapshotSeq = result.snapshotSeq;
     }
-    return { toAck, outs: result?.outs ?? [], entries: result?.entries ?? entries, seq: this.coreSeq, sourceSeq: this.appliedSource, t0 };
+    return { toAck, outs: result?.outs ?? [], entries: result?.entries ?? entries, seq: this.coreSeq, sourceSeq, t0 };
   }
 
   /**
@@ -756,11 +764,19 @@ export class ServeHandle {
    * ack never precedes the fsync of its records; chaining keeps outputs and acks in journal
    * order. Never rejects: a failure stops serve, and the later groups skip their acks.
    */
-  private startFlush(g: AppliedGroup): void {
+  private startFlush(applied: Promise<AppliedGroup | null>): void {
     const prev = this.flushing.length > 0 ? this.flushing[this.flushing.length - 1]! : null;
-    const p = (async () => {
+    // Assigned before the body below passes its first await (where it is read); `let`
+    // because TypeScript cannot see that order.
+    let p!: Promise<void>;
+    // eslint-disable-next-line prefer-const
+    p = (async () => {
+      // A failed apply stops serve at once, even while the previous flush is under way.
+      const g = await applied;
+      // inFlight: this group and those before it not yet acked.
+      if (g !== null) this.log.debug({ seq: g.seq, sourceSeq: g.sourceSeq, inFlight: this.flushing.indexOf(p) + 1 }, "group journaled");
       if (prev !== null) await prev;
-      await this.flushGroup(g);
+      if (g !== null) await this.flushGroup(g);
     })()
       .catch((err: unknown) => {
         if (this.fatal === null) this.fatal = err as Error;
