@@ -222,14 +222,7 @@ export class SeenIds implements Iterable<string> {
   private setOf(key: string, c: number, create: boolean): CompactStringSet | undefined {
     if (c < 0) return this.plain;
     if (this.lastSet !== undefined && c === this.lastType.length && key.startsWith(this.lastType)) return this.lastSet;
-    const type = key.slice(0, c);
-    let set = this.byType.get(type);
-    if (set === undefined && create) this.byType.set(type, (set = new CompactStringSet()));
-    if (set !== undefined) {
-      this.lastType = type;
-      this.lastSet = set;
-    }
-    return set;
+    return this.setOfType(key.slice(0, c), create);
   }
 
   has(key: string): boolean {

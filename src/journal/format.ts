@@ -117,3 +117,21 @@ export function digestEquals(digest: string, bytes: Uint8Array, offset: number):
 export function isSafeNonNegative(n: unknown): n is number {
   return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
 }
+
+/** Views of a scratch buffer longer than this are not cached (rare: big payloads). */
+const VIEW_CACHE_MAX_BYTES = 4096;
+
+/**
+ * `buffer[at, at + n)` as a view, cached by length (`cache[n]`) for the common record
+ * sizes: a record's CRC and hash inputs start at fixed scratch offsets, so a length names
+ * the view. The caller drops its caches when the scratch is replaced.
+ */
+export function cachedView(buffer: ArrayBufferLike, cache: Uint8Array[], at: number, n: number): Uint8Array {
+  if (n > VIEW_CACHE_MAX_BYTES) return new Uint8Array(buffer, at, n);
+  let v = cache[n];
+  if (v === undefined) {
+    v = new Uint8Array(buffer, at, n);
+    cache[n] = v;
+  }
+  return v;
+}

@@ -24,6 +24,7 @@ import {
   RECORD_KIND_DERIVED,
   RECORD_KIND_INPUT,
   RECORD_OVERHEAD_BYTES,
+  cachedView,
   headerProblem,
   readU64,
   writeU64,
@@ -34,8 +35,6 @@ import {
 export const JOURNAL_READ_CHUNK_BYTES = 1024 * 1024;
 /** High 32-bit word limit of a safe integer (2^53 − 1 = 0x1FFFFF_FFFFFFFF). */
 const SAFE_HI_MAX = 0x1fffff;
-/** Scratch views are cached for records up to this size (one view per length). */
-const VIEW_CACHE_MAX_BYTES = 4096;
 
 export interface JournalRecord {
   readonly seq: number;
@@ -154,13 +153,7 @@ export class JournalScanner {
 
   /** `scratch[at, at + n)` as a view, cached by length for the common record sizes. */
   private view(cache: Uint8Array[], at: number, n: number): Uint8Array {
-    if (n > VIEW_CACHE_MAX_BYTES) return new Uint8Array(this.scratch.buffer, at, n);
-    let v = cache[n];
-    if (v === undefined) {
-      v = new Uint8Array(this.scratch.buffer, at, n);
-      cache[n] = v;
-    }
-    return v;
+    return cachedView(this.scratch.buffer, cache, at, n);
   }
 
   /** Verifies the file header; throws JournalError("header"). */

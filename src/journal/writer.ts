@@ -39,6 +39,7 @@ import {
   RECORD_KIND_DERIVED,
   RECORD_KIND_INPUT,
   RECORD_OVERHEAD_BYTES,
+  cachedView,
   headerProblem,
   isSafeNonNegative,
   journalHeader,
@@ -55,8 +56,6 @@ export const WRITE_BUFFER_BYTES = 256 * 1024;
 const SCRATCH_BYTES = 4096;
 /** Where a payload starts in the scratch: after prev_hash and the fields from seq to source_seq. */
 const SCRATCH_PAYLOAD = HASH_BYTES + OFF_PAYLOAD - OFF_SEQ;
-/** Scratch views are cached for records up to this size (one view per length). */
-const VIEW_CACHE_MAX_BYTES = 4096;
 const TWO_32 = 0x1_0000_0000;
 
 /** A safe non-negative integer as u64 LE into a plain array. */
@@ -345,13 +344,7 @@ export class JournalWriter {
 
   /** `scratch[at, at + n)` as a view, cached by length for the common record sizes. */
   private view(cache: Uint8Array[], at: number, n: number): Uint8Array {
-    if (n > VIEW_CACHE_MAX_BYTES) return new Uint8Array(this.scratch.buffer, at, n);
-    let v = cache[n];
-    if (v === undefined) {
-      v = new Uint8Array(this.scratch.buffer, at, n);
-      cache[n] = v;
-    }
-    return v;
+    return cachedView(this.scratch.buffer, cache, at, n);
   }
 
   /** The previous record's hash (32 bytes) as the chain's next input. */
