@@ -58,6 +58,14 @@ const SCRATCH_BYTES = 4096;
 const SCRATCH_PAYLOAD = HASH_BYTES + OFF_PAYLOAD - OFF_SEQ;
 const TWO_32 = 0x1_0000_0000;
 
+/** A u32 LE into a plain array (byte stores: no DataView per record). */
+function putU32(b: Uint8Array, at: number, value: number): void {
+  b[at] = value & 0xff;
+  b[at + 1] = (value >>> 8) & 0xff;
+  b[at + 2] = (value >>> 16) & 0xff;
+  b[at + 3] = value >>> 24;
+}
+
 /** A safe non-negative integer as u64 LE into a plain array. */
 function putU64(b: Uint8Array, at: number, value: number): void {
   let lo = value;
@@ -66,14 +74,8 @@ function putU64(b: Uint8Array, at: number, value: number): void {
     lo = value % TWO_32;
     hi = (value - lo) / TWO_32;
   }
-  b[at] = lo & 0xff;
-  b[at + 1] = (lo >>> 8) & 0xff;
-  b[at + 2] = (lo >>> 16) & 0xff;
-  b[at + 3] = lo >>> 24;
-  b[at + 4] = hi & 0xff;
-  b[at + 5] = (hi >>> 8) & 0xff;
-  b[at + 6] = (hi >>> 16) & 0xff;
-  b[at + 7] = hi >>> 24;
+  putU32(b, at, lo);
+  putU32(b, at + 4, hi);
 }
 
 export interface JournalWriterOptions {
@@ -376,14 +378,8 @@ export class JournalWriter {
     const total = RECORD_OVERHEAD_BYTES + len;
     const start = this.reserve(total);
     const b = this.staged;
-    b[start] = len & 0xff;
-    b[start + 1] = (len >>> 8) & 0xff;
-    b[start + 2] = (len >>> 16) & 0xff;
-    b[start + 3] = len >>> 24;
-    b[start + 4] = crc & 0xff;
-    b[start + 5] = (crc >>> 8) & 0xff;
-    b[start + 6] = (crc >>> 16) & 0xff;
-    b[start + 7] = crc >>> 24;
+    putU32(b, start + OFF_LEN, len);
+    putU32(b, start + OFF_CRC, crc);
     b.set(this.view(this.recordViews, HASH_BYTES, body + HASH_BYTES), start + OFF_SEQ);
     this.lastDigest = digest;
     this.lastTs = ts;
