@@ -12,8 +12,9 @@ if (parentPort === null) throw new Error("core-worker.js runs as a worker thread
 const init = workerData as CoreWorkerInit;
 const log = createLogger({ name: "mmc-serve", level: init.logLevel }).child({ thread: "core" });
 // No yields: nothing else runs on this thread while a group is applied.
-const stage = new InThreadStage({ ...init.stage, yieldEvery: 0 }, log);
+// Recovery ticks the main thread's watchdog as it goes (a long replay is not a hang).
 const rpc = new Rpc(parentPort);
+const stage = new InThreadStage({ ...init.stage, yieldEvery: 0 }, log, () => rpc.tick());
 
 const publish = async (outs: PendingOutput[]): Promise<void> => {
   const packed = packOutputs(outs);

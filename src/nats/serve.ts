@@ -54,7 +54,7 @@ import { ServeMetrics, startMetricsServer } from "./metrics.js";
 import { OutputPublisher, PublishAborted, type OutputPosition, type PendingOutput } from "./outputs.js";
 import { startQueryService } from "./query.js";
 import { FatalServeError, InThreadStage, type CoreStage, type CoreStageOptions, type GroupResult, type StageMessage } from "./core-stage.js";
-import { WorkerStage } from "./worker-stage.js";
+import { DEFAULT_CORE_CALL_TIMEOUT_SECONDS, parseCoreCallTimeout, WorkerStage } from "./worker-stage.js";
 import {
   consumerInfoOrNull,
   DEFAULT_CONSUMER,
@@ -68,6 +68,7 @@ import {
 import type { OutputType } from "./subjects.js";
 
 export { FatalServeError } from "./core-stage.js";
+export { DEFAULT_CORE_CALL_TIMEOUT_SECONDS, parseCoreCallTimeout } from "./worker-stage.js";
 
 /** Where the core and the journal run: a worker thread (default) or serve's own thread. */
 export type CoreThread = "worker" | "main";
@@ -138,8 +139,17 @@ export interface ServeOptions {
    * NATS I/O on this one; "main": this thread, as before). A stub `core` runs on "main".
    */
   readonly coreThread?: CoreThread;
+  /**
+   * Seconds a call to the core worker (applyGroup, recover, open, account, stateHash, close)
+   * may go without a reply or a progress tick before serve fails fatally, terminating the
+   * worker and acking nothing of the group in hand (default 300; docs/nats.md, *Failure
+   * behaviour*). Not applicable with coreThread "main": a stuck core blocks this thread.
+   */
+  readonly coreCallTimeoutSeconds?: number;
   /** For tests: the core stage throws while applying the message with this stream seq. */
   readonly failAtSourceSeq?: number;
+  /** For tests: the core stage spins forever before applying the message with this stream seq. */
+  readonly spinAtSourceSeq?: number;
 }
 
 export interface GroupInfo {
@@ -320,6 +330,7 @@ export class ServeHandle {
     if (opts.groupsInFlight !== undefined && !(Number.isInteger(opts.groupsInFlight) && opts.groupsInFlight >= 1)) {
       throw new RangeError(`groupsInFlight must be an integer ≥ 1, got ${opts.groupsInFlight}`);
     }
+    parseCoreCallTimeout(opts.coreCallTimeoutSeconds ?? DEFAULT_CORE_CALL_TIMEOUT_SECONDS);
     const thread = parseCoreThread(opts.coreThread ?? "worker");
     this.coreThread = opts.core !== undefined ? "main" : thread;
     this.stage = this.createStage();
@@ -353,10 +364,15 @@ export class ServeHandle {
       snapshotEvery: opts.core !== undefined ? 0 : (opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY),
       yieldEvery: YIELD_EVERY_ENTRIES,
       ...(opts.failAtSourceSeq !== undefined ? { failAtSourceSeq: opts.failAtSourceSeq } : {}),
+      ...(opts.spinAtSourceSeq !== undefined ? { spinAtSourceSeq: opts.spinAtSourceSeq } : {}),
     };
     if (this.coreThread === "main") return new InThreadStage({ ...stageOpts, ...(opts.core !== undefined ? { core: opts.core } : {}) }, this.log);
     const { yieldEvery: _, ...workerOpts } = stageOpts;
-    return new WorkerStage({ stage: workerOpts, logLevel: this.log.level }, (err) => this.failFromStage(err));
+    return new WorkerStage(
+      { stage: workerOpts, logLevel: this.log.level },
+      (err) => this.failFromStage(err),
+      opts.coreCallTimeoutSeconds ?? DEFAULT_CORE_CALL_TIMEOUT_SECONDS,
+    );
   }
 
   /** The core stage died outside a call (a worker's uncaught error or exit): serve stops. */

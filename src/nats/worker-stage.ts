@@ -15,6 +15,20 @@ export interface CoreWorkerInit {
   readonly logLevel: string;
 }
 
+/**
+ * Default limit for a call to the worker (seconds without a reply or a sign of progress):
+ * see WorkerStage and docs/nats.md (*Failure behaviour*).
+ */
+export const DEFAULT_CORE_CALL_TIMEOUT_SECONDS = 300;
+
+/** Validates a core call time limit in seconds (> 0; at most setTimeout's ~24 days). */
+export function parseCoreCallTimeout(v: number): number {
+  if (!(Number.isFinite(v) && v > 0 && v * 1000 <= 2 ** 31 - 1)) {
+    throw new RangeError(`core call timeout must be a number of seconds > 0 (at most ${Math.floor((2 ** 31 - 1) / 1000)}), got ${v}`);
+  }
+  return v;
+}
+
 export type WireGroupResult = Omit<GroupResult, "outs"> & { readonly outs: PackedOutputs };
 export type WireRecovered = Omit<Recovered, "pending"> & { readonly pending: PackedOutputs };
 
@@ -40,16 +54,32 @@ export class WorkerStage implements CoreStage {
   private readonly rpc: Rpc;
   private publish: RecoveryPublish | null = null;
   private closing = false;
+  /** Terminated by the watchdog: not waited for again (a thread stuck in a syscall may never end). */
+  private killed = false;
 
-  /** `onDead`: the worker failed (an uncaught exception, an exit) outside a call's reply. */
-  constructor(init: CoreWorkerInit, onDead: (err: Error) => void) {
+  /**
+   * `onDead`: the worker failed (an uncaught exception, an exit) outside a call's reply, or
+   * hung: a call got no reply (nor a progress tick) within `callTimeoutSeconds`, and the
+   * worker was terminated. The calls in flight fail with the same error.
+   */
+  constructor(init: CoreWorkerInit, onDead: (err: Error) => void, callTimeoutSeconds = DEFAULT_CORE_CALL_TIMEOUT_SECONDS) {
     this.worker = new Worker(coreWorkerEntry(), { workerData: init });
-    this.rpc = new Rpc(this.worker);
+    const onTimeout = (op: string): void => {
+      const err = new FatalServeError(
+        `core worker: no reply to ${op} within ${callTimeoutSeconds} s (--core-call-timeout): the worker hangs; terminated it, nothing of the group in hand is acknowledged`,
+      );
+      this.killed = true;
+      this.rpc.fail(err);
+      if (!this.closing) onDead(err);
+      this.worker.terminate().catch(() => {});
+    };
+    this.rpc = new Rpc(this.worker, { ms: callTimeoutSeconds * 1000, onTimeout });
     this.rpc.handle("publish", async ([packed]) => {
       if (this.publish === null) throw new Error("publish outside recovery");
       await this.publish(unpackOutputs(packed as PackedOutputs));
     });
     const dead = (err: Error): void => {
+      if (this.killed) return;
       this.rpc.fail(err);
       if (!this.closing) onDead(err);
     };
@@ -91,7 +121,7 @@ export class WorkerStage implements CoreStage {
       await this.rpc.call("close", []);
     } finally {
       this.closing = true;
-      await this.worker.terminate();
+      if (!this.killed) await this.worker.terminate();
     }
   }
 }
