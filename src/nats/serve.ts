@@ -372,6 +372,7 @@ export class ServeHandle {
       { stage: workerOpts, logLevel: this.log.level },
       (err) => this.failFromStage(err),
       opts.coreCallTimeoutSeconds ?? DEFAULT_CORE_CALL_TIMEOUT_SECONDS,
+      this.log,
     );
   }
 

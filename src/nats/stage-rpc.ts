@@ -113,6 +113,7 @@ export class Rpc {
       this.arm();
       return;
     }
+    if (m.kind !== "reply" && m.kind !== "call") return; // not ours (worker-stage.ts: log records)
     if (m.kind === "reply") {
       const w = this.waiting.get(m.id);
       if (w === undefined) return;

@@ -7,11 +7,12 @@ import { Worker } from "node:worker_threads";
 import { FatalServeError, type AccountAnswer, type CoreStage, type CoreStageOptions, type GroupResult, type OpenedJournal, type Recovered, type RecoveryPublish, type StageMessage } from "./core-stage.js";
 import { packMessages, Rpc, unpackOutputs, type PackedOutputs } from "./stage-rpc.js";
 import type { OutputPosition } from "./outputs.js";
+import { relayLog, type Logger, type PortLogRecord } from "./log.js";
 
 /** What the worker is started with (workerData). */
 export interface CoreWorkerInit {
   readonly stage: Omit<CoreStageOptions, "core" | "yieldEvery">;
-  /** pino level of the worker's logger (the main logger's). */
+  /** pino level of the worker's logger (the main logger's: records below it never cross). */
   readonly logLevel: string;
 }
 
@@ -62,8 +63,15 @@ export class WorkerStage implements CoreStage {
    * hung: a call got no reply (nor a progress tick) within `callTimeoutSeconds`, and the
    * worker was terminated. The calls in flight fail with the same error.
    */
-  constructor(init: CoreWorkerInit, onDead: (err: Error) => void, callTimeoutSeconds = DEFAULT_CORE_CALL_TIMEOUT_SECONDS) {
+  constructor(init: CoreWorkerInit, onDead: (err: Error) => void, callTimeoutSeconds = DEFAULT_CORE_CALL_TIMEOUT_SECONDS, log: Logger | null = null) {
     this.worker = new Worker(coreWorkerEntry(), { workerData: init });
+    if (log !== null) {
+      // The worker's log records, written by the caller's logger.
+      const coreLog = log.child({ thread: "core" });
+      this.worker.on("message", (m: { kind?: string; record?: PortLogRecord }) => {
+        if (m.kind === "log" && m.record !== undefined) relayLog(coreLog, m.record);
+      });
+    }
     const onTimeout = (op: string): void => {
       const err = new FatalServeError(
         `core worker: no reply to ${op} within ${callTimeoutSeconds} s (--core-call-timeout): the worker hangs; terminated it, nothing of the group in hand is acknowledged`,

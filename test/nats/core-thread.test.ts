@@ -10,6 +10,7 @@ import { pathToFileURL } from "node:url";
 import { MessageChannel } from "node:worker_threads";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { pino } from "pino";
 import { docToState, stateHash } from "../../src/aggregate/snapshot.js";
 import { replayLog } from "../../src/replay.js";
 import { readSnapshotFile } from "../../src/snapshot-file.js";
@@ -253,6 +254,25 @@ describe("serve's core thread", () => {
     expect(serve.status().seq).toBe(ref.seq);
     await serve.stop();
     serve = undefined;
+  });
+
+  test("the worker's log records go through the caller's logger (its destination, its level)", async () => {
+    await freshStreams();
+    const lines: Record<string, unknown>[] = [];
+    const dest = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
+    const callerLog = pino({ level: "info", name: "caller" }, dest);
+    serve = await ServeHandle.start({ url: suite.server.url, journal: join(suite.dir, "logs.journal"), log: callerLog, query: false });
+    expect(serve.coreThread).toBe("worker");
+    await serve.stop();
+    serve = undefined;
+    // Logged by the worker (core-stage.ts's recovery), written by the caller's logger.
+    const replayed = lines.filter((l) => l.msg === "recovery: journal replayed");
+    expect(replayed).toHaveLength(1);
+    expect(replayed[0]).toMatchObject({ name: "caller", thread: "core", level: 30, seq: 0, inputs: 0 });
+    // The main thread's own lines are there too, unmarked.
+    expect(lines.some((l) => l.msg === "serve: stopped" && l.thread === undefined)).toBe(true);
+    // The caller's level holds for the worker: nothing below info crossed.
+    expect(lines.every((l) => (l.level as number) >= 30)).toBe(true);
   });
 
   test("--core-call-timeout is validated (API, CLI, serve-main)", async () => {
