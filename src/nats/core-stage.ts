@@ -100,6 +100,8 @@ export interface CoreStageOptions {
   readonly failAtSourceSeq?: number;
   /** For tests: spin forever before applying the message with this stream seq (a hung core). */
   readonly spinAtSourceSeq?: number;
+  /** For tests: busy-wait this long (ms) before applying the message with this stream seq (a slow core). */
+  readonly stallAtSourceSeq?: readonly [sourceSeq: number, ms: number];
 }
 
 /** Journal records replayed between two progress calls in recovery (a worker's watchdog ticks). */
@@ -331,6 +333,12 @@ export class InThreadStage implements CoreStage {
         await setImmediatePromise();
       }
       if (m.sourceSeq === this.opts.failAtSourceSeq) throw new Error(`injected core failure at stream seq ${m.sourceSeq}`);
+      if (m.sourceSeq === this.opts.stallAtSourceSeq?.[0]) {
+        const until = performance.now() + this.opts.stallAtSourceSeq[1];
+        while (performance.now() < until) {
+          // a slow core (tests: redeliveries after ack_wait)
+        }
+      }
       if (m.sourceSeq === this.opts.spinAtSourceSeq) {
         for (;;) {
           // a hung core (tests: the worker's watchdog)

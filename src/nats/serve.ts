@@ -150,6 +150,8 @@ export interface ServeOptions {
   readonly failAtSourceSeq?: number;
   /** For tests: the core stage spins forever before applying the message with this stream seq. */
   readonly spinAtSourceSeq?: number;
+  /** For tests: the core stage busy-waits this long (ms) before applying the message with this stream seq. */
+  readonly stallAtSourceSeq?: readonly [sourceSeq: number, ms: number];
 }
 
 export interface GroupInfo {
@@ -314,6 +316,15 @@ export class ServeHandle {
   private outputsTotal = 0;
   private recreated = 0;
   private lastSnapshotSeq = 0;
+  /**
+   * Core seq and stream seq reported by the last flushed group (metrics, onGroup): never
+   * lower than a predecessor's. A group of messages already journaled (redeliveries) has
+   * nothing to apply and resolves at once with the seq of the groups applied *before it
+   * was selected*, while a group selected earlier may still be in the worker; flushes run
+   * in order, so it is flushed after that one, whose seq is higher.
+   */
+  private flushedSeq = 0;
+  private flushedSource = 0;
   private resolveDone!: () => void;
   private rejectDone!: (e: unknown) => void;
 
@@ -365,6 +376,7 @@ export class ServeHandle {
       yieldEvery: YIELD_EVERY_ENTRIES,
       ...(opts.failAtSourceSeq !== undefined ? { failAtSourceSeq: opts.failAtSourceSeq } : {}),
       ...(opts.spinAtSourceSeq !== undefined ? { spinAtSourceSeq: opts.spinAtSourceSeq } : {}),
+      ...(opts.stallAtSourceSeq !== undefined ? { stallAtSourceSeq: opts.stallAtSourceSeq } : {}),
     };
     if (this.coreThread === "main") return new InThreadStage({ ...stageOpts, ...(opts.core !== undefined ? { core: opts.core } : {}) }, this.log);
     const { yieldEvery: _, ...workerOpts } = stageOpts;
@@ -501,6 +513,8 @@ export class ServeHandle {
         this.log.warn({ sourceSeq: r.lastSource, journaled: r.countAtLast, entries: total }, "recovery: the last message was cut by a crash; resuming inside it");
       }
     }
+    this.flushedSeq = r.seq;
+    this.flushedSource = this.appliedSource;
     this.metrics.seq.set(r.seq);
     this.metrics.sourceSeq.set(this.appliedSource);
     if (r.pending.length > 0) {
@@ -821,11 +835,13 @@ export class ServeHandle {
     this.groups++;
     this.outputsTotal += g.outs.length;
     this.metrics.entries.inc(g.entries);
-    this.metrics.seq.set(g.seq);
-    this.metrics.sourceSeq.set(g.sourceSeq);
+    this.flushedSeq = Math.max(this.flushedSeq, g.seq);
+    this.flushedSource = Math.max(this.flushedSource, g.sourceSeq);
+    this.metrics.seq.set(this.flushedSeq);
+    this.metrics.sourceSeq.set(this.flushedSource);
     this.metrics.groupMessages.observe(g.toAck.length);
     this.metrics.groupSeconds.observe((performance.now() - g.t0) / 1000);
-    const info: GroupInfo = { seq: g.seq, sourceSeq: g.sourceSeq, messages: g.toAck.length, entries: g.entries, outputs: g.outs.length };
+    const info: GroupInfo = { seq: this.flushedSeq, sourceSeq: this.flushedSource, messages: g.toAck.length, entries: g.entries, outputs: g.outs.length };
     this.log.debug({ ...info, ms: Math.round(performance.now() - g.t0) }, "group flushed");
     this.opts.onGroup?.(info);
   }

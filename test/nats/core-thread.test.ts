@@ -256,6 +256,37 @@ describe("serve's core thread", () => {
     serve = undefined;
   });
 
+  test("the seq gauge and onGroup's seq never step back: a group of redeliveries flushed behind a group still in the worker", async () => {
+    await freshStreams();
+    const file = join(suite.dir, "mono.ndjson");
+    writeMarket(file, { seed: 16, accounts: 50, events: 3000 });
+    const ref = await reference(file);
+    const groups: GroupInfo[] = [];
+    // 12 messages of 250 events; the last one takes the worker 2.5 s, past ack_wait (1 s):
+    // it is redelivered meanwhile, and its redelivery (already applied) makes a group of its
+    // own, selected while the group that applies it is still in the worker.
+    serve = await ServeHandle.start({
+      url: suite.server.url, journal: join(suite.dir, "mono.journal"), log, query: false, settings: { ackWaitMs: 1000 },
+      stallAtSourceSeq: [12, 2500], onGroup: (g) => groups.push(g),
+    });
+    await publishLog(suite.nc, file, { batch: 250, log });
+    await waitFor("the redelivery's group", () => serve!.status().seq >= ref.seq && groups.some((g) => g.entries === 0 && g.messages > 0));
+    const redelivered = groups.findIndex((g) => g.entries === 0);
+    // It came after the group that applied seq 12's message (flushes keep group order) ...
+    expect(groups.slice(0, redelivered).some((g) => g.sourceSeq === 12 && g.seq === ref.seq)).toBe(true);
+    // ... and reports that group's seq, not the one it was selected at.
+    expect(groups[redelivered]).toMatchObject({ seq: ref.seq, sourceSeq: 12 });
+    for (let i = 1; i < groups.length; i++) {
+      expect(groups[i]!.seq).toBeGreaterThanOrEqual(groups[i - 1]!.seq);
+      expect(groups[i]!.sourceSeq).toBeGreaterThanOrEqual(groups[i - 1]!.sourceSeq);
+    }
+    expect((await serve.metrics.seq.get()).values[0]!.value).toBe(ref.seq);
+    expect((await serve.metrics.sourceSeq.get()).values[0]!.value).toBe(12);
+    expect(await serve.stateHash()).toBe(ref.hash);
+    await serve.stop();
+    serve = undefined;
+  });
+
   test("the worker's log records go through the caller's logger (its destination, its level)", async () => {
     await freshStreams();
     const lines: Record<string, unknown>[] = [];
