@@ -16,7 +16,10 @@
 //               liquidations), end to end with the real core: an ordinary day.
 // `mmc bench` wires this; run directly: node dist/bench/pipeline.bench.js [--events N] …
 // [--groups-in-flight 1|2] (serve's default is 2; 1 = one group at a time, for A/B)
-// [--core-thread worker|main] (serve's default is worker: the core on its own thread; A/B).
+// [--core-thread worker|main] (serve's default is worker: the core on its own thread; A/B)
+// [--warmup N] (the end-to-end runs apply their first N events, whole batches, before the
+// clock starts: a fresh worker's isolate is not JIT-warm, the bench's own isolate is after
+// its first run; docs/nats.md *Benchmark*).
 import { pathToFileURL } from "node:url";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -73,6 +76,12 @@ export interface PipelineBenchOptions {
   groupsInFlight?: number;
   /** Where serve runs the core and the journal (default: serve's, worker). A stub core runs on main. */
   coreThread?: CoreThread;
+  /**
+   * Events (rounded up to whole batches) each end-to-end throughput run (storm, steady)
+   * applies through the same serve before its clock starts (default 0): warms the isolate
+   * the core runs in. Results count the timed events only.
+   */
+  warmupEvents?: number;
 }
 
 /**
@@ -97,7 +106,9 @@ export interface LayerResult {
 
 export interface SteadyResult {
   market: "steady";
+  /** Events timed (after the warm-up). */
   events: number;
+  warmup_events: number;
   seconds: number;
   events_per_s: number;
   outputs: number;
@@ -105,7 +116,9 @@ export interface SteadyResult {
 }
 
 export interface PipelineBenchResult {
+  /** Events timed in the throughput run (after the warm-up). */
   events: number;
+  warmup_events: number;
   messages: number;
   batch: number;
   seconds: number;
@@ -139,6 +152,11 @@ type ServeTuning = { groupsInFlight?: number; coreThread?: CoreThread };
 function percentile(sorted: readonly bigint[], p: number): number {
   if (sorted.length === 0) return 0;
   return Number(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!);
+}
+
+/** How many leading batches make the warm-up (whole batches covering `events`). */
+function warmupBatches(events: number, batch: number): number {
+  return events <= 0 ? 0 : Math.ceil(events / batch);
 }
 
 async function publishBatches(js: JetStreamClient, batches: readonly Uint8Array[], inflight: number): Promise<void> {
@@ -201,34 +219,47 @@ function procCpuSeconds(pid: number | undefined): number | null {
 /** End to end on the steady market: fresh streams and journal, publish, serve drains, real core. */
 async function runSteady(
   server: LocalNatsServer, nc: NatsConnection, dir: string, events: number, accounts: number, seed: number, batch: number,
-  inflight: number, settings: { storage: "file" | "memory" }, serveOpts: ServeTuning,
+  inflight: number, settings: { storage: "file" | "memory" }, serveOpts: ServeTuning, warmupEvents: number,
 ): Promise<SteadyResult> {
   const log = silentLogger();
   const entries = toEntries(generateMarketLines({ seed, accounts, events, calm: true }));
   const batches = chunks(entries, batch).map((c) => encodeBatch(c));
   const jsm = await jetstreamManager(nc);
   for (const s of ["MMC_IN", "MMC_OUT"]) await jsm.streams.delete(s).catch(() => false);
+  const warm = Math.min(warmupBatches(warmupEvents, batch), batches.length - 1);
+  const warmEntries = Math.min(warm * batch, entries.length);
+  let target = warmEntries;
   let reached: () => void = () => {};
-  const done = new Promise<void>((resolve) => {
+  let done = new Promise<void>((resolve) => {
     reached = resolve;
   });
   const serve = await ServeHandle.start({
     ...serveOpts, url: server.url, journal: join(dir, "steady.journal"), log, query: false, settings,
     onGroup: (g) => {
-      if (g.seq >= entries.length) reached();
+      if (g.seq >= target) reached();
     },
   });
+  if (warm > 0) {
+    await publishBatches(jetstream(nc), batches.slice(0, warm), inflight);
+    await done;
+    target = entries.length;
+    done = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+  } else target = entries.length;
+  const outputs0 = serve.status().outputs;
   const t0 = process.hrtime.bigint();
-  await publishBatches(jetstream(nc), batches, inflight);
+  await publishBatches(jetstream(nc), batches.slice(warm), inflight);
   await done;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const outputs = serve.status().outputs;
+  const outputs = serve.status().outputs - outputs0;
   await serve.stop();
   const core = new Core({ keepHistory: false });
   const c0 = process.hrtime.bigint();
   for (const e of entries) core.apply(e);
   const coreOnly = Math.round(entries.length / (Number(process.hrtime.bigint() - c0) / 1e9));
-  return { market: "steady", events: entries.length, seconds, events_per_s: Math.round(entries.length / seconds), outputs, core_only_events_per_s: coreOnly };
+  const timed = entries.length - warmEntries;
+  return { market: "steady", events: timed, warmup_events: warmEntries, seconds, events_per_s: Math.round(timed / seconds), outputs, core_only_events_per_s: coreOnly };
 }
 
 async function runLayer(
@@ -332,8 +363,11 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     // ---- throughput
     const entries = toEntries(generateMarketLines({ seed: opts.seed ?? 42, accounts: opts.accounts ?? 2000, events }));
     const batches = chunks(entries, batch).map((c) => encodeBatch(c));
+    const warm = Math.min(warmupBatches(opts.warmupEvents ?? 0, batch), batches.length - 1);
+    const warmEntries = Math.min(warm * batch, entries.length);
+    const timedEntries = entries.length - warmEntries;
     let groups = 0;
-    let target = entries.length;
+    let target = warmEntries;
     let reached: (() => void) | null = null;
     const serve = await ServeHandle.start({
       ...serveOpts, url: server.url, journal: join(dir, "bench.journal"), log, query: false, settings,
@@ -343,16 +377,27 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
         if (g.seq >= target && reached !== null) reached();
       },
     });
+    if (warm > 0) {
+      const warmed = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      await publishBatches(js, batches.slice(0, warm), inflight);
+      await warmed;
+    }
+    target = entries.length;
     const done = new Promise<void>((resolve) => {
       reached = resolve;
     });
+    const groups0 = groups;
+    const outputs0 = serve.status().outputs;
     const t0 = process.hrtime.bigint();
-    await publishBatches(js, batches, inflight);
+    await publishBatches(js, batches.slice(warm), inflight);
     const tPub = process.hrtime.bigint();
     await done;
     const t1 = process.hrtime.bigint();
     const seconds = Number(t1 - t0) / 1e9;
-    const outputs = serve.status().outputs;
+    const outputs = serve.status().outputs - outputs0;
+    groups -= groups0;
     await serve.stop();
     let coreOnly: number | null = null;
     if (opts.core !== "stub") {
@@ -425,15 +470,16 @@ export async function runPipelineBench(opts: PipelineBenchOptions = {}): Promise
     const layer = opts.layer === false ? null : await runLayer(server, nc, dir, entries, batches, inflight, settings, opts.layerOutputs ?? "none", serveOpts);
     const steady = opts.steady === false || opts.core === "stub"
       ? null
-      : await runSteady(server, nc, dir, events, opts.accounts ?? 2000, opts.seed ?? 42, batch, inflight, settings, serveOpts);
+      : await runSteady(server, nc, dir, events, opts.accounts ?? 2000, opts.seed ?? 42, batch, inflight, settings, serveOpts, opts.warmupEvents ?? 0);
 
     return {
-      events: entries.length,
-      messages: batches.length,
+      events: timedEntries,
+      warmup_events: warmEntries,
+      messages: batches.length - warm,
       batch,
       seconds,
-      events_per_s: Math.round(entries.length / seconds),
-      publish_events_per_s: Math.round(entries.length / (Number(tPub - t0) / 1e9)),
+      events_per_s: Math.round(timedEntries / seconds),
+      publish_events_per_s: Math.round(timedEntries / (Number(tPub - t0) / 1e9)),
       outputs,
       groups,
       latency_samples: lat.length,
@@ -460,7 +506,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
       events: { type: "string" }, accounts: { type: "string" }, seed: { type: "string" }, batch: { type: "string" },
       marks: { type: "string" }, interval: { type: "string" }, load: { type: "string" }, storage: { type: "string" },
       core: { type: "string" }, layer: { type: "string" }, "layer-outputs": { type: "string" }, steady: { type: "string" },
-      "groups-in-flight": { type: "string" }, "core-thread": { type: "string" },
+      "groups-in-flight": { type: "string" }, "core-thread": { type: "string" }, warmup: { type: "string" },
     },
   });
   const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
@@ -473,6 +519,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     layerOutputs: values["layer-outputs"] === "recorded" ? "recorded" : "none",
     steady: values.steady !== "off",
     groupsInFlight: num(values["groups-in-flight"]),
+    warmupEvents: num(values.warmup),
     ...(values["core-thread"] === undefined ? {} : { coreThread: parseCoreThread(values["core-thread"]) }),
   });
   process.stdout.write(JSON.stringify(r, null, 2) + "\n");

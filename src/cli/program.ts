@@ -5,7 +5,7 @@ import { replayCommand } from "./replay-cmd.js";
 import { benchCommand, BENCHES } from "./bench-cmd.js";
 import { matchCommand } from "./match-cmd.js";
 import { DEFAULT_JOURNAL, DEFAULT_NATS_URL, publishCommand, queryCommand, replayFromStream, serveCommand } from "../nats/commands.js";
-import { parseCoreThread, type CoreThread } from "../nats/serve.js";
+import { DEFAULT_CORE_CALL_TIMEOUT_SECONDS, parseCoreCallTimeout, parseCoreThread, type CoreThread } from "../nats/serve.js";
 import { demoCommand } from "./demo.js";
 import { verifyCommand, importCommand, exportCommand, generateCommand, processCommand } from "./log-cmds.js";
 
@@ -17,6 +17,15 @@ export const EXIT_USAGE = 2;
 function coreThreadArg(v: string): CoreThread {
   try {
     return parseCoreThread(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** `--core-call-timeout`: seconds > 0. */
+function coreCallTimeoutArg(v: string): number {
+  try {
+    return parseCoreCallTimeout(v.trim() === "" ? NaN : Number(v));
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
@@ -137,6 +146,11 @@ export function buildProgram(): Command {
     .option("--consumer <name>", "durable consumer name", "mmc-serve")
     .option("--snapshot-every <n>", "write a snapshot every N events (0: never)", intArg("snapshot-every", 0), 100_000)
     .option("--core-thread <worker|main>", "run the core and the journal on a worker thread (default) or on the NATS thread", coreThreadArg)
+    .option(
+      "--core-call-timeout <seconds>",
+      `stop (exit 1, nothing of the group acked) when a call to the core worker gets no reply for this long (default ${DEFAULT_CORE_CALL_TIMEOUT_SECONDS}; worker only)`,
+      coreCallTimeoutArg,
+    )
     .option("--log-level <level>", "pino log level (also MMC_LOG_LEVEL)")
     .action(async (opts) => {
       process.exitCode = await serveCommand(opts);

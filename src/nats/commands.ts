@@ -35,6 +35,8 @@ export interface ServeCommandOptions {
   logLevel?: string;
   /** Where the core and the journal run (default worker). */
   coreThread?: CoreThread;
+  /** Seconds a call to the core worker may go without a reply (default 300). */
+  coreCallTimeout?: number;
 }
 
 /** `mmc serve`: runs until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1). */
@@ -50,6 +52,7 @@ export async function serveCommand(opts: ServeCommandOptions): Promise<number> {
       metricsPort: opts.metrics,
       snapshotEvery: opts.snapshotEvery,
       ...(opts.coreThread !== undefined ? { coreThread: opts.coreThread } : {}),
+      ...(opts.coreCallTimeout !== undefined ? { coreCallTimeoutSeconds: opts.coreCallTimeout } : {}),
       log,
     });
   } catch (err) {

@@ -98,7 +98,14 @@ export interface CoreStageOptions {
   readonly yieldEvery: number;
   /** For tests: throw while applying the message with this stream seq (a core bug). */
   readonly failAtSourceSeq?: number;
+  /** For tests: spin forever before applying the message with this stream seq (a hung core). */
+  readonly spinAtSourceSeq?: number;
+  /** For tests: busy-wait this long (ms) before applying the message with this stream seq (a slow core). */
+  readonly stallAtSourceSeq?: readonly [sourceSeq: number, ms: number];
 }
+
+/** Journal records replayed between two progress calls in recovery (a worker's watchdog ticks). */
+const PROGRESS_EVERY_RECORDS = 50_000;
 
 interface SnapshotMeta {
   readonly seq: number;
@@ -158,9 +165,11 @@ export class InThreadStage implements CoreStage {
   /** Rejections by code in the group being applied (a labelled counter costs ~1 µs per call). */
   private readonly rejectedCounts = new Map<string, number>();
 
+  /** `progress`: called every PROGRESS_EVERY_RECORDS journal records in recovery (a sign of life). */
   constructor(
     private readonly opts: CoreStageOptions,
     private readonly log: Logger,
+    private readonly progress: () => void = () => {},
   ) {
     this.core = opts.core ?? new Core({ keepHistory: false });
     this.reports = new ReportCache(this.core);
@@ -225,7 +234,9 @@ export class InThreadStage implements CoreStage {
     const lastHash = (): string => (lastRec === null ? "" : Buffer.from(lastRec.hash).toString("hex"));
     let lastApplied: ApplyResult | null = null;
     const lastDerived: Uint8Array[] = [];
+    let records = 0;
     for (const rec of readJournal(this.opts.journal)) {
+      if (++records % PROGRESS_EVERY_RECORDS === 0) this.progress();
       if (rec.kind === RECORD_KIND_INPUT) {
         if (snap !== null && rec.seq === snapSeq + 1 && lastHash() !== snap.meta.journalHash) return mismatch();
         if (rec.seq > snapSeq) {
@@ -322,6 +333,17 @@ export class InThreadStage implements CoreStage {
         await setImmediatePromise();
       }
       if (m.sourceSeq === this.opts.failAtSourceSeq) throw new Error(`injected core failure at stream seq ${m.sourceSeq}`);
+      if (m.sourceSeq === this.opts.stallAtSourceSeq?.[0]) {
+        const until = performance.now() + this.opts.stallAtSourceSeq[1];
+        while (performance.now() < until) {
+          // a slow core (tests: redeliveries after ack_wait)
+        }
+      }
+      if (m.sourceSeq === this.opts.spinAtSourceSeq) {
+        for (;;) {
+          // a hung core (tests: the worker's watchdog)
+        }
+      }
       const decoded = decodeMessage(m.data);
       const n0 = entries;
       for (let k = m.skip; k < decoded.entries.length; k++) {

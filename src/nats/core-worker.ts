@@ -3,17 +3,21 @@
 // main thread reports as a fatal serve error.
 import { parentPort, workerData } from "node:worker_threads";
 import { InThreadStage, type StageMessage } from "./core-stage.js";
-import { createLogger } from "./log.js";
+import { portLogger, type PortLogRecord } from "./log.js";
 import { packOutputs, Rpc, Transfer, unpackMessages, type PackedMessages, type PackedOutputs } from "./stage-rpc.js";
 import type { CoreWorkerInit, WireGroupResult, WireRecovered } from "./worker-stage.js";
 import type { OutputPosition, PendingOutput } from "./outputs.js";
 
 if (parentPort === null) throw new Error("core-worker.js runs as a worker thread (serve starts it)");
 const init = workerData as CoreWorkerInit;
-const log = createLogger({ name: "mmc-serve", level: init.logLevel }).child({ thread: "core" });
+// Log records go to the main thread, which writes them with serve's logger (the caller's
+// destination), marked thread: "core".
+const port = parentPort;
+const log = portLogger(init.logLevel, (record: PortLogRecord) => port.postMessage({ kind: "log", record }));
 // No yields: nothing else runs on this thread while a group is applied.
-const stage = new InThreadStage({ ...init.stage, yieldEvery: 0 }, log);
+// Recovery ticks the main thread's watchdog as it goes (a long replay is not a hang).
 const rpc = new Rpc(parentPort);
+const stage = new InThreadStage({ ...init.stage, yieldEvery: 0 }, log, () => rpc.tick());
 
 const publish = async (outs: PendingOutput[]): Promise<void> => {
   const packed = packOutputs(outs);

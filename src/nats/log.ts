@@ -21,3 +21,37 @@ export function createLogger(opts: LogOptions = {}): Logger {
 export function silentLogger(): Logger {
   return pino({ level: "silent" });
 }
+
+/** A log record crossing threads: pino's numeric level, its message, its other fields. */
+export interface PortLogRecord {
+  readonly level: number;
+  readonly msg: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** Fields every pino line carries that the receiving logger adds again itself. */
+const OWN_FIELDS = new Set(["level", "msg", "time", "pid", "hostname", "name"]);
+
+/**
+ * A logger whose records go to `post` instead of a file (serve's core worker: the main
+ * thread writes them with its own logger, to the caller's destination; see relayLog).
+ */
+export function portLogger(level: string, post: (r: PortLogRecord) => void): Logger {
+  const sink = {
+    write(line: string): void {
+      const rec = JSON.parse(line) as Record<string, unknown>;
+      const fields: Record<string, unknown> = {};
+      for (const k of Object.keys(rec)) if (!OWN_FIELDS.has(k)) fields[k] = rec[k];
+      post({ level: rec.level as number, msg: typeof rec.msg === "string" ? rec.msg : "", fields });
+    },
+  };
+  return pino({ level, base: null, timestamp: false }, sink);
+}
+
+/** Writes a record from portLogger with `log`, at its level. */
+export function relayLog(log: Logger, r: PortLogRecord): void {
+  const label = log.levels.labels[r.level];
+  if (label === undefined) return;
+  const fn = (log as unknown as Record<string, ((obj: object, msg: string) => void) | undefined>)[label];
+  fn?.call(log, r.fields, r.msg);
+}

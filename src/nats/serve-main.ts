@@ -1,9 +1,10 @@
 // Stand-alone entry for `mmc serve` (tests spawn it as a child to kill -9 it):
 //   node dist/src/nats/serve-main.js --nats <url> [--stream <name>] [--journal <path>] [--metrics <port>]
-//     [--consumer <name>] [--snapshot-every <n>] [--core-thread <worker|main>] [--log-level <level>]
+//     [--consumer <name>] [--snapshot-every <n>] [--core-thread <worker|main>] [--core-call-timeout <s>]
+//     [--log-level <level>]
 import { parseArgs } from "node:util";
 import { serveCommand } from "./commands.js";
-import { parseCoreThread, type CoreThread } from "./serve.js";
+import { parseCoreCallTimeout, parseCoreThread, type CoreThread } from "./serve.js";
 
 const { values } = parseArgs({
   options: {
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     consumer: { type: "string" },
     "snapshot-every": { type: "string" },
     "core-thread": { type: "string" },
+    "core-call-timeout": { type: "string" },
     "log-level": { type: "string" },
   },
   strict: true,
@@ -23,8 +25,11 @@ if (values.nats === undefined) {
   process.exit(2);
 }
 let coreThread: CoreThread | undefined;
+let coreCallTimeout: number | undefined;
 try {
   coreThread = values["core-thread"] === undefined ? undefined : parseCoreThread(values["core-thread"]);
+  const t = values["core-call-timeout"];
+  coreCallTimeout = t === undefined ? undefined : parseCoreCallTimeout(t.trim() === "" ? NaN : Number(t));
 } catch (err) {
   process.stderr.write(`serve-main: ${(err as Error).message}
 `);
@@ -39,5 +44,6 @@ const code = await serveCommand({
   snapshotEvery: values["snapshot-every"] === undefined ? undefined : Number(values["snapshot-every"]),
   logLevel: values["log-level"],
   coreThread,
+  coreCallTimeout,
 });
 process.exit(code);

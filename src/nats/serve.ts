@@ -54,7 +54,7 @@ import { ServeMetrics, startMetricsServer } from "./metrics.js";
 import { OutputPublisher, PublishAborted, type OutputPosition, type PendingOutput } from "./outputs.js";
 import { startQueryService } from "./query.js";
 import { FatalServeError, InThreadStage, type CoreStage, type CoreStageOptions, type GroupResult, type StageMessage } from "./core-stage.js";
-import { WorkerStage } from "./worker-stage.js";
+import { DEFAULT_CORE_CALL_TIMEOUT_SECONDS, parseCoreCallTimeout, WorkerStage } from "./worker-stage.js";
 import {
   consumerInfoOrNull,
   DEFAULT_CONSUMER,
@@ -68,6 +68,7 @@ import {
 import type { OutputType } from "./subjects.js";
 
 export { FatalServeError } from "./core-stage.js";
+export { DEFAULT_CORE_CALL_TIMEOUT_SECONDS, parseCoreCallTimeout } from "./worker-stage.js";
 
 /** Where the core and the journal run: a worker thread (default) or serve's own thread. */
 export type CoreThread = "worker" | "main";
@@ -138,8 +139,19 @@ export interface ServeOptions {
    * NATS I/O on this one; "main": this thread, as before). A stub `core` runs on "main".
    */
   readonly coreThread?: CoreThread;
+  /**
+   * Seconds a call to the core worker (applyGroup, recover, open, account, stateHash, close)
+   * may go without a reply or a progress tick before serve fails fatally, terminating the
+   * worker and acking nothing of the group in hand (default 300; docs/nats.md, *Failure
+   * behaviour*). Not applicable with coreThread "main": a stuck core blocks this thread.
+   */
+  readonly coreCallTimeoutSeconds?: number;
   /** For tests: the core stage throws while applying the message with this stream seq. */
   readonly failAtSourceSeq?: number;
+  /** For tests: the core stage spins forever before applying the message with this stream seq. */
+  readonly spinAtSourceSeq?: number;
+  /** For tests: the core stage busy-waits this long (ms) before applying the message with this stream seq. */
+  readonly stallAtSourceSeq?: readonly [sourceSeq: number, ms: number];
 }
 
 export interface GroupInfo {
@@ -304,6 +316,15 @@ export class ServeHandle {
   private outputsTotal = 0;
   private recreated = 0;
   private lastSnapshotSeq = 0;
+  /**
+   * Core seq and stream seq reported by the last flushed group (metrics, onGroup): never
+   * lower than a predecessor's. A group of messages already journaled (redeliveries) has
+   * nothing to apply and resolves at once with the seq of the groups applied *before it
+   * was selected*, while a group selected earlier may still be in the worker; flushes run
+   * in order, so it is flushed after that one, whose seq is higher.
+   */
+  private flushedSeq = 0;
+  private flushedSource = 0;
   private resolveDone!: () => void;
   private rejectDone!: (e: unknown) => void;
 
@@ -320,6 +341,7 @@ export class ServeHandle {
     if (opts.groupsInFlight !== undefined && !(Number.isInteger(opts.groupsInFlight) && opts.groupsInFlight >= 1)) {
       throw new RangeError(`groupsInFlight must be an integer ≥ 1, got ${opts.groupsInFlight}`);
     }
+    parseCoreCallTimeout(opts.coreCallTimeoutSeconds ?? DEFAULT_CORE_CALL_TIMEOUT_SECONDS);
     const thread = parseCoreThread(opts.coreThread ?? "worker");
     this.coreThread = opts.core !== undefined ? "main" : thread;
     this.stage = this.createStage();
@@ -353,10 +375,17 @@ export class ServeHandle {
       snapshotEvery: opts.core !== undefined ? 0 : (opts.snapshotEvery ?? DEFAULT_SNAPSHOT_EVERY),
       yieldEvery: YIELD_EVERY_ENTRIES,
       ...(opts.failAtSourceSeq !== undefined ? { failAtSourceSeq: opts.failAtSourceSeq } : {}),
+      ...(opts.spinAtSourceSeq !== undefined ? { spinAtSourceSeq: opts.spinAtSourceSeq } : {}),
+      ...(opts.stallAtSourceSeq !== undefined ? { stallAtSourceSeq: opts.stallAtSourceSeq } : {}),
     };
     if (this.coreThread === "main") return new InThreadStage({ ...stageOpts, ...(opts.core !== undefined ? { core: opts.core } : {}) }, this.log);
     const { yieldEvery: _, ...workerOpts } = stageOpts;
-    return new WorkerStage({ stage: workerOpts, logLevel: this.log.level }, (err) => this.failFromStage(err));
+    return new WorkerStage(
+      { stage: workerOpts, logLevel: this.log.level },
+      (err) => this.failFromStage(err),
+      opts.coreCallTimeoutSeconds ?? DEFAULT_CORE_CALL_TIMEOUT_SECONDS,
+      this.log,
+    );
   }
 
   /** The core stage died outside a call (a worker's uncaught error or exit): serve stops. */
@@ -484,6 +513,8 @@ export class ServeHandle {
         this.log.warn({ sourceSeq: r.lastSource, journaled: r.countAtLast, entries: total }, "recovery: the last message was cut by a crash; resuming inside it");
       }
     }
+    this.flushedSeq = r.seq;
+    this.flushedSource = this.appliedSource;
     this.metrics.seq.set(r.seq);
     this.metrics.sourceSeq.set(this.appliedSource);
     if (r.pending.length > 0) {
@@ -804,11 +835,13 @@ export class ServeHandle {
     this.groups++;
     this.outputsTotal += g.outs.length;
     this.metrics.entries.inc(g.entries);
-    this.metrics.seq.set(g.seq);
-    this.metrics.sourceSeq.set(g.sourceSeq);
+    this.flushedSeq = Math.max(this.flushedSeq, g.seq);
+    this.flushedSource = Math.max(this.flushedSource, g.sourceSeq);
+    this.metrics.seq.set(this.flushedSeq);
+    this.metrics.sourceSeq.set(this.flushedSource);
     this.metrics.groupMessages.observe(g.toAck.length);
     this.metrics.groupSeconds.observe((performance.now() - g.t0) / 1000);
-    const info: GroupInfo = { seq: g.seq, sourceSeq: g.sourceSeq, messages: g.toAck.length, entries: g.entries, outputs: g.outs.length };
+    const info: GroupInfo = { seq: this.flushedSeq, sourceSeq: this.flushedSource, messages: g.toAck.length, entries: g.entries, outputs: g.outs.length };
     this.log.debug({ ...info, ms: Math.round(performance.now() - g.t0) }, "group flushed");
     this.opts.onGroup?.(info);
   }

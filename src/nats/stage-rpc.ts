@@ -15,7 +15,8 @@ interface WireError {
 
 type Wire =
   | { readonly kind: "call"; readonly id: number; readonly op: string; readonly args: unknown[] }
-  | { readonly kind: "reply"; readonly id: number; readonly result?: unknown; readonly error?: WireError };
+  | { readonly kind: "reply"; readonly id: number; readonly result?: unknown; readonly error?: WireError }
+  | { readonly kind: "tick" };
 
 export interface RpcPort {
   postMessage(value: unknown, transfer?: readonly TransferListItem[]): void;
@@ -32,14 +33,53 @@ export class Transfer<T> {
 
 type Handler = (args: unknown[]) => Promise<unknown>;
 
+/**
+ * A time limit on the other side's calls: `onTimeout` runs (once) when a call has been
+ * outstanding for `ms` without a sign of life from the other side. The clock restarts at
+ * every reply (the other side takes calls in order: the next one starts then) and every
+ * tick (progress inside a long call), and stops while one of our handlers runs for the
+ * other side (it waits for us then, as recovery waits for its publishes).
+ */
+export interface CallWatchdog {
+  readonly ms: number;
+  readonly onTimeout: (op: string) => void;
+}
+
 export class Rpc {
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private readonly handlers = new Map<string, Handler>();
   private dead: Error | null = null;
+  /** Ops of the calls awaiting a reply, by id (in call order). */
+  private readonly ops = new Map<number, string>();
+  /** Our handlers running for the other side (the watchdog's clock stops meanwhile). */
+  private serving = 0;
+  private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly port: RpcPort) {
+  constructor(
+    private readonly port: RpcPort,
+    private readonly watchdog: CallWatchdog | null = null,
+  ) {
     port.on("message", (m) => this.onMessage(m as Wire));
+  }
+
+  /** Tells the other side's watchdog that a long call is progressing. */
+  tick(): void {
+    this.port.postMessage({ kind: "tick" } satisfies Wire);
+  }
+
+  /** (Re)starts the watchdog's clock when a call is outstanding and we serve none. */
+  private arm(): void {
+    if (this.watchdog === null) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.dead !== null || this.ops.size === 0 || this.serving > 0) return;
+    const { ms, onTimeout } = this.watchdog;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const op = this.ops.values().next().value;
+      if (op !== undefined && this.dead === null) onTimeout(op);
+    }, ms);
   }
 
   handle(op: string, fn: Handler): void {
@@ -51,6 +91,9 @@ export class Rpc {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.ops.set(id, op);
+      // Behind other calls it starts when they are answered (the clock restarts then).
+      if (this.ops.size === 1) this.arm();
       this.port.postMessage({ kind: "call", id, op, args } satisfies Wire, transfer);
     });
   }
@@ -59,21 +102,35 @@ export class Rpc {
   fail(err: Error): void {
     if (this.dead !== null) return;
     this.dead = err;
+    this.arm();
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
+    this.ops.clear();
   }
 
   private onMessage(m: Wire): void {
+    if (m.kind === "tick") {
+      this.arm();
+      return;
+    }
+    if (m.kind !== "reply" && m.kind !== "call") return; // not ours (worker-stage.ts: log records)
     if (m.kind === "reply") {
       const w = this.waiting.get(m.id);
       if (w === undefined) return;
       this.waiting.delete(m.id);
+      this.ops.delete(m.id);
+      this.arm();
       if (m.error === undefined) w.resolve(m.result);
       else w.reject(fromWire(m.error));
       return;
     }
     const fn = this.handlers.get(m.op);
-    const run = fn !== undefined ? fn(m.args) : Promise.reject(new Error(`no handler for ${m.op}`));
+    this.serving++;
+    this.arm();
+    const run = (fn !== undefined ? fn(m.args) : Promise.reject(new Error(`no handler for ${m.op}`))).finally(() => {
+      this.serving--;
+      this.arm();
+    });
     run.then(
       (r) => {
         if (r instanceof Transfer) this.port.postMessage({ kind: "reply", id: m.id, result: r.value as unknown } satisfies Wire, r.list);

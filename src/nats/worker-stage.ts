@@ -7,12 +7,27 @@ import { Worker } from "node:worker_threads";
 import { FatalServeError, type AccountAnswer, type CoreStage, type CoreStageOptions, type GroupResult, type OpenedJournal, type Recovered, type RecoveryPublish, type StageMessage } from "./core-stage.js";
 import { packMessages, Rpc, unpackOutputs, type PackedOutputs } from "./stage-rpc.js";
 import type { OutputPosition } from "./outputs.js";
+import { relayLog, type Logger, type PortLogRecord } from "./log.js";
 
 /** What the worker is started with (workerData). */
 export interface CoreWorkerInit {
   readonly stage: Omit<CoreStageOptions, "core" | "yieldEvery">;
-  /** pino level of the worker's logger (the main logger's). */
+  /** pino level of the worker's logger (the main logger's: records below it never cross). */
   readonly logLevel: string;
+}
+
+/**
+ * Default limit for a call to the worker (seconds without a reply or a sign of progress):
+ * see WorkerStage and docs/nats.md (*Failure behaviour*).
+ */
+export const DEFAULT_CORE_CALL_TIMEOUT_SECONDS = 300;
+
+/** Validates a core call time limit in seconds (> 0; at most setTimeout's ~24 days). */
+export function parseCoreCallTimeout(v: number): number {
+  if (!(Number.isFinite(v) && v > 0 && v * 1000 <= 2 ** 31 - 1)) {
+    throw new RangeError(`core call timeout must be a number of seconds > 0 (at most ${Math.floor((2 ** 31 - 1) / 1000)}), got ${v}`);
+  }
+  return v;
 }
 
 export type WireGroupResult = Omit<GroupResult, "outs"> & { readonly outs: PackedOutputs };
@@ -40,16 +55,39 @@ export class WorkerStage implements CoreStage {
   private readonly rpc: Rpc;
   private publish: RecoveryPublish | null = null;
   private closing = false;
+  /** Terminated by the watchdog: not waited for again (a thread stuck in a syscall may never end). */
+  private killed = false;
 
-  /** `onDead`: the worker failed (an uncaught exception, an exit) outside a call's reply. */
-  constructor(init: CoreWorkerInit, onDead: (err: Error) => void) {
+  /**
+   * `onDead`: the worker failed (an uncaught exception, an exit) outside a call's reply, or
+   * hung: a call got no reply (nor a progress tick) within `callTimeoutSeconds`, and the
+   * worker was terminated. The calls in flight fail with the same error.
+   */
+  constructor(init: CoreWorkerInit, onDead: (err: Error) => void, callTimeoutSeconds = DEFAULT_CORE_CALL_TIMEOUT_SECONDS, log: Logger | null = null) {
     this.worker = new Worker(coreWorkerEntry(), { workerData: init });
-    this.rpc = new Rpc(this.worker);
+    if (log !== null) {
+      // The worker's log records, written by the caller's logger.
+      const coreLog = log.child({ thread: "core" });
+      this.worker.on("message", (m: { kind?: string; record?: PortLogRecord }) => {
+        if (m.kind === "log" && m.record !== undefined) relayLog(coreLog, m.record);
+      });
+    }
+    const onTimeout = (op: string): void => {
+      const err = new FatalServeError(
+        `core worker: no reply to ${op} within ${callTimeoutSeconds} s (--core-call-timeout): the worker hangs; terminated it, nothing of the group in hand is acknowledged`,
+      );
+      this.killed = true;
+      this.rpc.fail(err);
+      if (!this.closing) onDead(err);
+      this.worker.terminate().catch(() => {});
+    };
+    this.rpc = new Rpc(this.worker, { ms: callTimeoutSeconds * 1000, onTimeout });
     this.rpc.handle("publish", async ([packed]) => {
       if (this.publish === null) throw new Error("publish outside recovery");
       await this.publish(unpackOutputs(packed as PackedOutputs));
     });
     const dead = (err: Error): void => {
+      if (this.killed) return;
       this.rpc.fail(err);
       if (!this.closing) onDead(err);
     };
@@ -91,7 +129,7 @@ export class WorkerStage implements CoreStage {
       await this.rpc.call("close", []);
     } finally {
       this.closing = true;
-      await this.worker.terminate();
+      if (!this.killed) await this.worker.terminate();
     }
   }
 }
