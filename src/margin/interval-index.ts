@@ -147,7 +147,7 @@ export class IntervalIndex {
   /** Per group: [heap on lo, heap on −hi]. */
   private groups: ([Heap, Heap] | undefined)[] = [];
   /** Entries popped in the current transaction: (group, kind, key, slot, version)… */
-  private readonly popped: number[] = [];
+  private popped: number[] = [];
   /** Between beginBulk and endBulk: entries are placed unordered, the heaps ordered at the end. */
   private bulk = false;
   /** Entries over all groups. */
@@ -277,8 +277,8 @@ export class IntervalIndex {
 
   /** The transaction committed (the leavers got new intervals): forget the popped. */
   commit(): void {
-    // Only when there is something to drop: `length = 0` is a runtime call (every event commits).
-    if (this.popped.length !== 0) this.popped.length = 0;
+    // A fresh array when there is something to drop: `length = 0` is a runtime call.
+    if (this.popped.length !== 0) this.popped = [];
   }
 
   /** The transaction was undone: the popped entries go back (those of a slot not set since). */
@@ -293,7 +293,7 @@ export class IntervalIndex {
       this.group(g)[kind]!.insert(p[j + 2]!, s, at);
       this.entries++;
     }
-    p.length = 0;
+    if (p.length !== 0) this.popped = [];
   }
 
   /** Forgets every entry (a rebuild sets every interval again). */
@@ -301,7 +301,7 @@ export class IntervalIndex {
     this.groups = [];
     this.atLo.fill(-1);
     this.atHi.fill(-1);
-    this.popped.length = 0;
+    this.popped = [];
     this.entries = 0;
   }
 

@@ -481,8 +481,12 @@ export class BookSync {
   accounts: Int32Array = new Int32Array(1024);
   accountCount = 0;
   private stamp: Int32Array = new Int32Array(1024);
-  /** Accounts of the collection without positions (the kernel's list does not reach them). */
-  readonly emptyAccounts: number[] = [];
+  /**
+   * Accounts of the collection without positions (the kernel's list does not reach them). A
+   * fresh array per collection that had some (a trade's fee account: every trade), not
+   * `length = 0` (a runtime call).
+   */
+  emptyAccounts: number[] = [];
   private epoch = 0;
   private readonly instCache = new Map<number, InstrumentLists>();
 
@@ -587,7 +591,7 @@ export class BookSync {
     this.epoch++;
     this.listCount = 0;
     this.accountCount = 0;
-    if (this.emptyAccounts.length !== 0) this.emptyAccounts.length = 0; // a runtime call: only when needed
+    if (this.emptyAccounts.length !== 0) this.emptyAccounts = [];
     let first = true;
     for (const i of touched.instruments.items) {
       if (i >= s.instrumentsBySlot.length) continue;
@@ -682,7 +686,7 @@ export class BookSync {
     this.epoch++;
     this.listCount = 0;
     this.accountCount = 0;
-    if (this.emptyAccounts.length !== 0) this.emptyAccounts.length = 0; // a runtime call: only when needed
+    if (this.emptyAccounts.length !== 0) this.emptyAccounts = [];
     for (const a of accountSlots) this.addAccount(a);
   }
 
