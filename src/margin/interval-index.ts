@@ -5,7 +5,8 @@
 // entries and leaving the old ones stale: no version checks, no compaction. A price event of
 // the group pops exactly the slots whose interval no longer contains the new price, in
 // O(k log n); popped entries are kept until the transaction commits and pushed back if it
-// rolls back. Used by the mark intervals (slots = positions, groups = instruments) and the
+// rolls back. Empty intervals (entities recomputed at every price event of the group) are
+// not in the heaps but in a list per group, reported by every price event and kept there. Used by the mark intervals (slots = positions, groups = instruments) and the
 // collateral intervals (slots = accounts, one index per asset); docs/incremental.md.
 
 /**
@@ -133,8 +134,16 @@ export class Heap {
 const HEAP_LO = 0;
 const HEAP_HI = 1;
 
+/** One group's entries: the two heaps and the slots with an empty interval. */
+class Group {
+  readonly heaps: [Heap, Heap] = [new Heap(), new Heap()];
+  /** Slots with an empty interval: always[0, alwaysCount). */
+  always = new Int32Array(16);
+  alwaysCount = 0;
+}
+
 export class IntervalIndex {
-  /** Per slot: the interval (lo > hi: empty, every price event of its group pops it). */
+  /** Per slot: the interval (lo > hi: empty, reported by every price event of its group). */
   lo = new Float64Array(256);
   hi = new Float64Array(256);
   /** Per slot: a version, bumped by every set that changes its entries (a rollback restores only entries of the current version). */
@@ -144,70 +153,87 @@ export class IntervalIndex {
   /** Per slot: its entry's index in its group's heap on lo / on −hi (−1: none, or popped). */
   private atLo = new Int32Array(256).fill(-1);
   private atHi = new Int32Array(256).fill(-1);
-  /** Per group: [heap on lo, heap on −hi]. */
-  private groups: ([Heap, Heap] | undefined)[] = [];
+  /** Per slot: its index in its group's list of empty intervals (−1: none). */
+  private atAlways = new Int32Array(256).fill(-1);
+  private groups: (Group | undefined)[] = [];
   /** Entries popped in the current transaction: (group, kind, key, slot, version)… */
   private popped: number[] = [];
   /** Between beginBulk and endBulk: entries are placed unordered, the heaps ordered at the end. */
   private bulk = false;
-  /** Entries over all groups. */
+  /** Entries over all groups (an empty interval counts one). */
   private entries = 0;
 
   /** Slot s's interval, in group g (its entries move to their new keys). */
   set(s: number, g: number, lo: number, hi: number): void {
     if (s >= this.ver.length) this.ensure(s);
-    // The heap entries the interval needs: an empty interval one on the lo side (key +∞,
-    // which every price crosses); an unbounded side none.
-    let wantLo: boolean;
-    let wantHi: boolean;
-    let keyLo = lo;
-    if (lo > hi) {
-      wantLo = true;
-      wantHi = false;
-      keyLo = Infinity;
-    } else {
-      wantLo = lo !== -Infinity;
-      wantHi = hi !== Infinity;
-    }
+    // The entries the interval needs: an empty interval one in the group's list; a bounded
+    // side one in its heap; an unbounded side none.
+    const empty = lo > hi;
+    const wantLo = !empty && lo !== -Infinity;
+    const wantHi = !empty && hi !== Infinity;
     let iLo = this.atLo[s]!;
     let iHi = this.atHi[s]!;
+    let iAl = this.atAlways[s]!;
+    const any = iLo >= 0 || iHi >= 0 || iAl >= 0;
     // The same interval with its entries all in place (none popped) in the same group:
     // nothing to do (one set in three on the steady replay: empty intervals of entities
     // recomputed at every price event, unchanged budgets).
-    if (this.lo[s] === lo && this.hi[s] === hi && (iLo >= 0) === wantLo && (iHi >= 0) === wantHi && (this.grp[s] === g || (iLo < 0 && iHi < 0))) return;
+    if (this.lo[s] === lo && this.hi[s] === hi && (iLo >= 0) === wantLo && (iHi >= 0) === wantHi && (iAl >= 0) === empty && (this.grp[s] === g || !any)) return;
     this.ver[s] = (this.ver[s]! + 1) | 0;
     this.lo[s] = lo;
     this.hi[s] = hi;
-    if ((iLo >= 0 || iHi >= 0) && this.grp[s] !== g) {
-      // Entries in another group's heaps (a slot reused): they go.
+    if (any && this.grp[s] !== g) {
+      // Entries in another group (a slot reused): they go.
       const old = this.groups[this.grp[s]!]!;
-      if (iLo >= 0) old[HEAP_LO].removeAt(iLo, this.atLo);
-      if (iHi >= 0) old[HEAP_HI].removeAt(iHi, this.atHi);
-      this.entries -= (iLo >= 0 ? 1 : 0) + (iHi >= 0 ? 1 : 0);
-      iLo = iHi = -1;
+      if (iLo >= 0) this.removeHeap(old.heaps[HEAP_LO], iLo, this.atLo);
+      if (iHi >= 0) this.removeHeap(old.heaps[HEAP_HI], iHi, this.atHi);
+      if (iAl >= 0) this.removeAlways(old, iAl);
+      iLo = iHi = iAl = -1;
     }
     this.grp[s] = g;
-    const hs = this.group(g);
-    if (wantLo) {
-      if (iLo >= 0) hs[HEAP_LO].update(iLo, keyLo, this.atLo);
-      else {
-        hs[HEAP_LO].insert(keyLo, s, this.atLo);
+    const gr = this.group(g);
+    if (empty) {
+      if (iAl < 0) {
+        if (gr.alwaysCount === gr.always.length) {
+          const a = new Int32Array(gr.always.length * 2);
+          a.set(gr.always);
+          gr.always = a;
+        }
+        this.atAlways[s] = gr.alwaysCount;
+        gr.always[gr.alwaysCount++] = s;
         this.entries++;
       }
-    } else if (iLo >= 0) {
-      hs[HEAP_LO].removeAt(iLo, this.atLo);
-      this.entries--;
-    }
+    } else if (iAl >= 0) this.removeAlways(gr, iAl);
+    const hs = gr.heaps;
+    if (wantLo) {
+      if (iLo >= 0) hs[HEAP_LO].update(iLo, lo, this.atLo);
+      else {
+        hs[HEAP_LO].insert(lo, s, this.atLo);
+        this.entries++;
+      }
+    } else if (iLo >= 0) this.removeHeap(hs[HEAP_LO], iLo, this.atLo);
     if (wantHi) {
       if (iHi >= 0) hs[HEAP_HI].update(iHi, -hi, this.atHi);
       else {
         hs[HEAP_HI].insert(-hi, s, this.atHi);
         this.entries++;
       }
-    } else if (iHi >= 0) {
-      hs[HEAP_HI].removeAt(iHi, this.atHi);
-      this.entries--;
+    } else if (iHi >= 0) this.removeHeap(hs[HEAP_HI], iHi, this.atHi);
+  }
+
+  private removeHeap(h: Heap, i: number, at: Int32Array): void {
+    h.removeAt(i, at);
+    this.entries--;
+  }
+
+  private removeAlways(gr: Group, i: number): void {
+    const last = gr.always[--gr.alwaysCount]!;
+    this.atAlways[gr.always[i]!] = -1;
+    if (i !== gr.alwaysCount) {
+      gr.always[i] = last;
+      this.atAlways[last] = i;
     }
+    this.entries--;
   }
 
   /**
@@ -229,16 +255,16 @@ export class IntervalIndex {
    */
   beginBulk(): void {
     this.bulk = true;
-    for (const hs of this.groups) if (hs !== undefined) for (const h of hs) h.unordered = true;
+    for (const gr of this.groups) if (gr !== undefined) for (const h of gr.heaps) h.unordered = true;
   }
 
   endBulk(): void {
     if (!this.bulk) return;
     this.bulk = false;
-    for (const hs of this.groups) {
-      if (hs === undefined) continue;
-      if (hs[HEAP_LO].unordered) hs[HEAP_LO].heapify(this.atLo);
-      if (hs[HEAP_HI].unordered) hs[HEAP_HI].heapify(this.atHi);
+    for (const gr of this.groups) {
+      if (gr === undefined) continue;
+      if (gr.heaps[HEAP_LO].unordered) gr.heaps[HEAP_LO].heapify(this.atLo);
+      if (gr.heaps[HEAP_HI].unordered) gr.heaps[HEAP_HI].heapify(this.atHi);
     }
   }
 
@@ -249,28 +275,32 @@ export class IntervalIndex {
 
   /** Whether slot s has an entry (a bounded or empty interval) not popped. */
   bounded(s: number): boolean {
-    return s < this.ver.length && (this.atLo[s]! >= 0 || this.atHi[s]! >= 0);
+    return s < this.ver.length && (this.atLo[s]! >= 0 || this.atHi[s]! >= 0 || this.atAlways[s]! >= 0);
   }
 
   /**
-   * Calls `leave(slot)` for every slot of group g whose interval does not contain `point`
-   * (a slot may be reported twice, once per heap); the entries are removed until commit.
+   * Calls `leave(slot, kept)` for every slot of group g whose interval does not contain
+   * `point`: first those with an empty interval (kept: their entry stays, and reports them
+   * again at the next price event), then the slots whose heap entries the point crosses
+   * (a slot may be reported twice, once per heap); those entries are removed until commit.
    */
-  leavers(g: number, point: number, leave: (slot: number) => void): void {
-    const hs = this.groups[g];
-    if (hs === undefined) return;
+  leavers(g: number, point: number, leave: (slot: number, kept: boolean) => void): void {
+    const gr = this.groups[g];
+    if (gr === undefined) return;
+    const always = gr.always;
+    const n = gr.alwaysCount;
+    for (let j = 0; j < n; j++) leave(always[j]!, true);
     const popped = this.popped;
     for (let kind = HEAP_LO; kind <= HEAP_HI; kind++) {
-      const h = hs[kind]!;
+      const h = gr.heaps[kind]!;
       const at = kind === HEAP_LO ? this.atLo : this.atHi;
       const limit = kind === HEAP_LO ? point : -point;
       while (h.size > 0 && h.keys[0]! > limit) {
         const key = h.keys[0]!;
         const s = h.slots[0]!;
-        h.removeAt(0, at);
-        this.entries--;
+        this.removeHeap(h, 0, at);
         popped.push(g, kind, key, s, this.ver[s]!);
-        leave(s);
+        leave(s, false);
       }
     }
   }
@@ -290,7 +320,7 @@ export class IntervalIndex {
       const s = p[j + 3]!;
       const at = kind === HEAP_LO ? this.atLo : this.atHi;
       if (this.ver[s] !== p[j + 4] || at[s]! >= 0) continue;
-      this.group(g)[kind]!.insert(p[j + 2]!, s, at);
+      this.group(g).heaps[kind]!.insert(p[j + 2]!, s, at);
       this.entries++;
     }
     if (p.length !== 0) this.popped = [];
@@ -301,6 +331,7 @@ export class IntervalIndex {
     this.groups = [];
     this.atLo.fill(-1);
     this.atHi.fill(-1);
+    this.atAlways.fill(-1);
     this.popped = [];
     this.entries = 0;
   }
@@ -312,31 +343,38 @@ export class IntervalIndex {
   check(): string | null {
     let n = 0;
     for (let g = 0; g < this.groups.length; g++) {
-      const hs = this.groups[g];
-      if (hs === undefined) continue;
+      const gr = this.groups[g];
+      if (gr === undefined) continue;
       for (let kind = HEAP_LO; kind <= HEAP_HI; kind++) {
-        const h = hs[kind]!;
+        const h = gr.heaps[kind]!;
         const at = kind === HEAP_LO ? this.atLo : this.atHi;
         n += h.size;
         for (let i = 0; i < h.size; i++) {
           const s = h.slots[i]!;
           if (at[s] !== i || this.grp[s] !== g) return `group ${g} heap ${kind}: entry ${i} (slot ${s}) not indexed`;
           if (i > 0 && h.keys[(i - 1) >> 1]! < h.keys[i]!) return `group ${g} heap ${kind}: entry ${i} above its parent`;
-          const want = kind === HEAP_HI ? -this.hi[s]! : this.lo[s]! > this.hi[s]! ? Infinity : this.lo[s]!;
+          if (this.lo[s]! > this.hi[s]!) return `group ${g} heap ${kind}: slot ${s} has an empty interval`;
+          const want = kind === HEAP_HI ? -this.hi[s]! : this.lo[s]!;
           if (h.keys[i] !== want) return `group ${g} heap ${kind}: slot ${s} has key ${h.keys[i]}, its bound is ${want}`;
         }
       }
+      n += gr.alwaysCount;
+      for (let i = 0; i < gr.alwaysCount; i++) {
+        const s = gr.always[i]!;
+        if (this.atAlways[s] !== i || this.grp[s] !== g) return `group ${g}: empty entry ${i} (slot ${s}) not indexed`;
+        if (!(this.lo[s]! > this.hi[s]!)) return `group ${g}: slot ${s} listed empty, its interval is not`;
+      }
     }
-    return n === this.entries ? null : `${this.entries} entries counted, ${n} in the heaps`;
+    return n === this.entries ? null : `${this.entries} entries counted, ${n} in the groups`;
   }
 
-  private group(g: number): [Heap, Heap] {
-    let hs = this.groups[g];
-    if (hs === undefined) {
-      this.groups[g] = hs = [new Heap(), new Heap()];
-      if (this.bulk) hs[HEAP_LO].unordered = hs[HEAP_HI].unordered = true;
+  private group(g: number): Group {
+    let gr = this.groups[g];
+    if (gr === undefined) {
+      this.groups[g] = gr = new Group();
+      if (this.bulk) gr.heaps[HEAP_LO].unordered = gr.heaps[HEAP_HI].unordered = true;
     }
-    return hs;
+    return gr;
   }
 
   private ensure(s: number): void {
@@ -353,11 +391,14 @@ export class IntervalIndex {
     atLo.set(this.atLo);
     const atHi = new Int32Array(cap).fill(-1);
     atHi.set(this.atHi);
+    const atAlways = new Int32Array(cap).fill(-1);
+    atAlways.set(this.atAlways);
     this.lo = lo;
     this.hi = hi;
     this.ver = ver;
     this.grp = grp;
     this.atLo = atLo;
     this.atHi = atHi;
+    this.atAlways = atAlways;
   }
 }

@@ -212,10 +212,34 @@ export class MarkIntervals {
    * contain `mark` (an account may be reported more than once). The entries found are
    * removed (their accounts are recomputed and derived again at commit; rollback restores them).
    */
-  leavers(i: number, mark: number, leave: (accountSlot: number) => void): void {
-    const acct = this.margin.book.pos_account;
-    this.index.leavers(i, mark, (p) => leave(acct[p]!));
+  leavers(i: number, mark: number, leave: (accountSlot: number, derive: boolean) => void): void {
+    this.leave = leave;
+    this.posAccount = this.margin.book.pos_account;
+    this.index.leavers(i, mark, this.onPosition);
   }
+
+  /** `leavers` of a collateral asset's price (holders' intervals, by account slot). */
+  collateralLeavers(asset: string, price: number, leave: (accountSlot: number, derive: boolean) => void): void {
+    this.leave = leave;
+    this.collateral.leavers(asset, price, this.onAccount);
+  }
+
+  /**
+   * The account of a leaver is recomputed; its intervals are derived again (\`derive\`) unless
+   * it is a system account reached through an empty interval, which stays in place: a system
+   * account's intervals are all empty (or unbounded, for flat positions) whatever its figures,
+   * and stay so until its state changes, which makes it dirty anyway.
+   */
+  private leave: (accountSlot: number, derive: boolean) => void = () => {};
+  private posAccount: Int32Array = new Int32Array(0);
+  private readonly onPosition = (p: number, kept: boolean): void => {
+    const a = this.posAccount[p]!;
+    this.leave(a, !kept || !this.isSystemSlot(a));
+  };
+
+  private readonly onAccount = (a: number, kept: boolean): void => {
+    this.leave(a, !kept || !this.isSystemSlot(a));
+  };
 
   /** Position p's mark interval (lo > hi: empty). */
   intervalOf(p: number): { lo: number; hi: number } {
@@ -277,6 +301,11 @@ export class MarkIntervals {
   /** Budget outputs of `budgets` (no allocation per entity). */
   private b1 = 0;
   private b2 = 0;
+
+  private isSystemSlot(a: number): boolean {
+    const acct = this.state.accountsBySlot[a];
+    return acct !== undefined && this.isSystem(a, acct.name);
+  }
 
   private isSystem(a: number, name: string): boolean {
     if (a >= this.system.length) {

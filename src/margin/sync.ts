@@ -637,7 +637,7 @@ export class BookSync {
         if (asset.priceE8 >= PRICE_FLOAT_MAX) {
           for (const a of this.holdersOf(name)) this.addLeaver(a);
         } else {
-          iv.collateral.leavers(name, Number(asset.priceE8), this.addLeaver);
+          iv.collateralLeavers(name, Number(asset.priceE8), this.addLeaver);
         }
       }
     }
@@ -645,10 +645,10 @@ export class BookSync {
     if (touched.instruments.size > 0 && this.tracking) for (let j = 0; j < this.accountCount; j++) this.dirty(this.accounts[j]!);
   }
 
-  /** A leaver's popped intervals are derived again at commit. */
-  private readonly addLeaver = (a: number): void => {
+  /** A leaver is recomputed; its popped intervals are derived again at commit (MarkIntervals.leavers says when not). */
+  private readonly addLeaver = (a: number, derive = true): void => {
     this.addAccount(a);
-    this.dirty(a);
+    if (derive) this.dirty(a);
   };
 
   /**

@@ -2,7 +2,8 @@
 // of sets (the same interval again, empty and unbounded ones included), price queries inside
 // transactions that commit or roll back, and bulk loads, every query reports exactly the slots
 // whose current interval does not contain the price and that were not reported since their
-// last set (or were restored by a rollback). Sets of an unchanged interval with its entries in
+// last set (or were restored by a rollback); an empty interval is reported by every query of
+// its group, whatever was reported before. Sets of an unchanged interval with its entries in
 // place are skipped by the index (no new version): the answers must not show it. `keeps`
 // holds only for a live interval inside the given one and at least the given share of its width.
 // A slot may move to another group (a position slot reused for another instrument): its
@@ -30,8 +31,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 /**
  * Model: each slot's interval and its two bounds' entries (an empty interval has one, on the
- * lo side, that every price crosses; an infinite side has none), dropped once a query reports
- * the slot through it (a slot may be reported twice, once per side, as the index documents).
+ * lo side, that every price crosses and no query consumes; an infinite side has none), a
+ * bound's entry dropped once a query reports the slot through it (a slot may be reported
+ * twice, once per side, as the index documents).
  */
 interface Slot { group: number; lo: number; hi: number; loLive: boolean; hiLive: boolean }
 
@@ -57,12 +59,22 @@ describe("IntervalIndex", () => {
           index.endBulk();
         } else {
           const got = new Set<number>();
-          index.leavers(op.group, op.point, (s) => got.add(s));
+          const kept = new Set<number>();
+          index.leavers(op.group, op.point, (s, k) => {
+            got.add(s);
+            if (k) kept.add(s);
+          });
           const want = new Set<number>();
+          const wantKept = new Set<number>();
           const crossed: [Slot, "lo" | "hi"][] = [];
           for (const [slot, s] of model) {
             if (s.group !== op.group) continue;
-            if (s.loLive && (s.lo > s.hi || s.lo > op.point)) {
+            if (s.loLive && s.lo > s.hi) {
+              // Empty: reported as kept (its entry stays for the next query).
+              want.add(slot);
+              wantKept.add(slot);
+            }
+            else if (s.loLive && s.lo > op.point) {
               want.add(slot);
               crossed.push([s, "lo"]);
             }
@@ -72,6 +84,7 @@ describe("IntervalIndex", () => {
             }
           }
           expect([...got].sort()).toEqual([...want].sort());
+          expect([...kept].sort()).toEqual([...wantKept].sort());
           if (op.commit) {
             for (const [s, side] of crossed) s[side === "lo" ? "loLive" : "hiLive"] = false;
             index.commit();
