@@ -249,6 +249,20 @@ export class IntervalIndex {
   }
 
   /**
+   * `set(s, g, lo, hi)` unless slot s's current interval, in group g, `keeps` [lo, hi] (lo ≤ hi).
+   * (The group matters: a position slot freed by a rollback and reused for another instrument
+   * must not keep the old instrument's entries.)
+   */
+  setUnlessKept(s: number, g: number, lo: number, hi: number, share: number): void {
+    if (s < this.ver.length && this.atLo[s]! >= 0 && this.atHi[s]! >= 0 && this.grp[s] === g) {
+      const l = this.lo[s]!;
+      const h = this.hi[s]!;
+      if (l >= lo && h <= hi && h - l >= (hi - lo) * share) return;
+    }
+    this.set(s, g, lo, hi);
+  }
+
+  /**
    * Many sets to come (a large share of the entries, e.g. every holder after a funding):
    * entries are moved and placed without sifting and `endBulk` orders every heap once: O(n)
    * instead of O(k log n). No query in between.
@@ -334,6 +348,11 @@ export class IntervalIndex {
     this.atAlways.fill(-1);
     this.popped = [];
     this.entries = 0;
+  }
+
+  /** Test support: slot s's current interval. */
+  intervalOfForTest(s: number): { lo: number; hi: number } {
+    return { lo: this.lo[s]!, hi: this.hi[s]! };
   }
 
   /**

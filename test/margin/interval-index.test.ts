@@ -7,13 +7,14 @@
 // place are skipped by the index (no new version): the answers must not show it. `keeps`
 // holds only for a live interval inside the given one and at least the given share of its width.
 // A slot may move to another group (a position slot reused for another instrument): its
-// entries leave the old group. After every step the heaps are ordered and indexed (`check`).
+// entries leave the old group, and `setUnlessKept` never keeps an interval of another group. After every step the heaps are ordered and indexed (`check`).
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { IntervalIndex } from "../../src/margin/interval-index.js";
 
 type Op =
   | { kind: "set"; slot: number; group: number; lo: number; hi: number }
+  | { kind: "place"; slot: number; group: number; lo: number; hi: number }
   | { kind: "query"; group: number; point: number; commit: boolean }
   | { kind: "bulk"; sets: { slot: number; group: number; lo: number; hi: number }[] };
 
@@ -25,6 +26,7 @@ const setArb = fc.record({ slot: fc.integer({ min: 0, max: SLOTS - 1 }), moved: 
   .map(({ slot, moved, lo, hi }) => ({ slot, group: moved === 0 ? 1 - (slot % 2) : slot % 2, lo, hi }));
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: setArb.map((s) => ({ kind: "set" as const, ...s })) },
+  { weight: 2, arbitrary: setArb.filter((s) => s.lo <= s.hi).map((s) => ({ kind: "place" as const, ...s })) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("query" as const), group: fc.integer({ min: 0, max: 1 }), point: fc.integer({ min: -2, max: 22 }), commit: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("bulk" as const), sets: fc.array(setArb, { maxLength: 6 }) }) },
 );
@@ -53,6 +55,15 @@ describe("IntervalIndex", () => {
       };
       for (const op of ops) {
         if (op.kind === "set") set(op.slot, op.group, op.lo, op.hi);
+        else if (op.kind === "place") {
+          // setUnlessKept: the current interval stays when it is live in the same group, inside
+          // the new one and at least half as wide; otherwise the new one is set.
+          const s = model.get(op.slot);
+          const kept = s !== undefined && s.group === op.group && s.lo <= s.hi && s.loLive && s.hiLive &&
+            s.lo >= op.lo && s.hi <= op.hi && s.hi - s.lo >= (op.hi - op.lo) * 0.5;
+          index.setUnlessKept(op.slot, op.group, op.lo, op.hi, 0.5);
+          if (!kept) model.set(op.slot, slotOf(op.group, op.lo, op.hi));
+        }
         else if (op.kind === "bulk") {
           index.beginBulk();
           for (const s of op.sets) set(s.slot, s.group, s.lo, s.hi);
@@ -104,5 +115,19 @@ describe("IntervalIndex", () => {
         }
       }
     }), { numRuns: 300 });
+  });
+
+  it("setUnlessKept keeps an interval only in its own group (a reused slot moves to its new group)", () => {
+    const index = new IntervalIndex();
+    index.set(1, 0, 10, 20);
+    index.setUnlessKept(1, 0, 5, 25, 0.5); // inside, half as wide, same group: kept
+    expect(index.intervalOfForTest(1)).toEqual({ lo: 10, hi: 20 });
+    index.setUnlessKept(1, 1, 5, 25, 0.5); // same bounds, another group: set there
+    expect(index.intervalOfForTest(1)).toEqual({ lo: 5, hi: 25 });
+    const got: number[][] = [[], []];
+    index.leavers(0, 30, (slot) => got[0]!.push(slot));
+    index.leavers(1, 30, (slot) => got[1]!.push(slot));
+    expect(got).toEqual([[], [1]]);
+    expect(index.check()).toBeNull();
   });
 });
