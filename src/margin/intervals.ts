@@ -211,9 +211,10 @@ export class MarkIntervals {
   // ------------------------------------------------------------------------- queries
 
   /**
-   * Calls `leave(accountSlot)` for every position of instrument i whose interval does not
-   * contain `mark` (an account may be reported more than once). The entries found are
-   * removed (their accounts are recomputed and derived again at commit; rollback restores them).
+   * Calls `leave(accountSlot, derive)` for every position of instrument i whose interval does
+   * not contain `mark` (an account may be reported more than once). The bounded entries found
+   * are removed (their accounts are recomputed and derived again at commit; rollback restores
+   * them); empty intervals stay (IntervalIndex.leavers).
    */
   leavers(i: number, mark: number, leave: (accountSlot: number, derive: boolean) => void): void {
     this.leave = leave;
@@ -228,7 +229,7 @@ export class MarkIntervals {
   }
 
   /**
-   * The account of a leaver is recomputed; its intervals are derived again (\`derive\`) unless
+   * The account of a leaver is recomputed; its intervals are derived again (`derive`) unless
    * it is a system account reached through an empty interval, which stays in place: a system
    * account's intervals are all empty (or unbounded, for flat positions) whatever its figures,
    * and stay so until its state changes, which makes it dirty anyway.
