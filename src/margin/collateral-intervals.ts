@@ -56,11 +56,11 @@ export class CollateralIntervals {
   }
 
   /**
-   * Calls `leave(account)` for every holder whose interval does not contain `price` (an exact
-   * float, < 2^53); the entries are removed (the accounts are derived again at commit; a
-   * rollback restores them).
+   * Calls `leave(account, kept)` for every holder whose interval does not contain `price` (an
+   * exact float, < 2^53); the entries are removed (the accounts are derived again at commit; a
+   * rollback restores them), but for empty intervals (kept: they stay, IntervalIndex.leavers).
    */
-  leavers(asset: string, price: number, leave: (accountSlot: number) => void): void {
+  leavers(asset: string, price: number, leave: (accountSlot: number, kept: boolean) => void): void {
     this.assets.get(asset)?.leavers(HOLDERS, price, leave);
   }
 

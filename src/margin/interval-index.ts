@@ -1,100 +1,124 @@
 // Sound intervals per slot, found by point: for each group (an instrument's positions, an
-// asset's holders) a max-heap on lo and a max-heap on −hi, with lazy invalidation by
-// version stamps. A price event of the group pops exactly the slots whose interval no longer
-// contains the new price, in O(k log n); popped entries are kept until the transaction
-// commits and pushed back if it rolls back. Used by the mark intervals (slots = positions,
-// groups = instruments) and the collateral intervals (slots = accounts, one index per
-// asset); docs/incremental.md.
+// asset's holders) a max-heap on lo and a max-heap on −hi. Each heap is *indexed*: every
+// slot knows where its entry sits (per slot, one position per kind of heap), so a new
+// interval moves the slot's entries in place (a sift up or down) instead of pushing new
+// entries and leaving the old ones stale: no version checks, no compaction. A price event of
+// the group pops exactly the slots whose interval no longer contains the new price, in
+// O(k log n); popped entries are kept until the transaction commits and pushed back if it
+// rolls back. Empty intervals (entities recomputed at every price event of the group) are
+// not in the heaps but in a list per group, reported by every price event and kept there. Used by the mark intervals (slots = positions, groups = instruments) and the
+// collateral intervals (slots = accounts, one index per asset); docs/incremental.md.
 
-/** A max-heap of (key, slot, version) in typed arrays. */
+/**
+ * A max-heap of (key, slot) in typed arrays, indexed: `at[slot]` is the slot's index in this
+ * heap (−1: none). `at` is owned by the IntervalIndex (one array per kind of heap, shared by
+ * its groups: a slot is in at most one group's heap of each kind), so it is passed to every
+ * call that moves entries.
+ */
 export class Heap {
   keys = new Float64Array(64);
   slots = new Int32Array(64);
-  vers = new Int32Array(64);
   size = 0;
-  /** Valid entries (version current, not popped). */
-  live = 0;
-  /** Entries were appended since the last compaction: not a heap until `compact`. */
+  /** Entries were placed without restoring the heap order (bulk loads): `heapify` orders them. */
   unordered = false;
 
-  push(key: number, slot: number, ver: number): void {
-    if (this.size === this.keys.length) this.growTo(this.size * 2);
-    let i = this.size++;
-    const { keys, slots, vers } = this;
+  /** Adds slot's entry (the slot has none in this heap). */
+  insert(key: number, slot: number, at: Int32Array): void {
+    if (this.size === this.keys.length) this.resizeTo(this.size * 2);
+    const i = this.size++;
+    if (this.unordered) {
+      this.keys[i] = key;
+      this.slots[i] = slot;
+      at[slot] = i;
+      return;
+    }
+    this.siftUp(i, key, slot, at);
+  }
+
+  /** Gives the entry at index i a new key. */
+  update(i: number, key: number, at: Int32Array): void {
+    const keys = this.keys;
+    const old = keys[i]!;
+    if (key === old) return;
+    if (this.unordered) {
+      keys[i] = key;
+      return;
+    }
+    if (key > old) this.siftUp(i, key, this.slots[i]!, at);
+    else this.siftDown(i, key, this.slots[i]!, at);
+  }
+
+  /** Removes the entry at index i. */
+  removeAt(i: number, at: Int32Array): void {
+    const keys = this.keys;
+    const slots = this.slots;
+    at[slots[i]!] = -1;
+    const n = --this.size;
+    if (i === n) return;
+    const key = keys[n]!;
+    const slot = slots[n]!;
+    if (this.unordered) {
+      keys[i] = key;
+      slots[i] = slot;
+      at[slot] = i;
+      return;
+    }
+    if (i > 0 && keys[(i - 1) >> 1]! < key) this.siftUp(i, key, slot, at);
+    else this.siftDown(i, key, slot, at);
+  }
+
+  /** Places (key, slot) at index i or above, moving smaller parents down. */
+  private siftUp(start: number, key: number, slot: number, at: Int32Array): void {
+    const { keys, slots } = this;
+    let i = start;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (keys[parent]! >= key) break;
-      keys[i] = keys[parent]!;
-      slots[i] = slots[parent]!;
-      vers[i] = vers[parent]!;
+      const pk = keys[parent]!;
+      if (pk >= key) break;
+      const ps = slots[parent]!;
+      keys[i] = pk;
+      slots[i] = ps;
+      at[ps] = i;
       i = parent;
     }
     keys[i] = key;
     slots[i] = slot;
-    vers[i] = ver;
+    at[slot] = i;
   }
 
-  /** Appends without restoring the heap order (bulk loads: `compact` orders it afterwards). */
-  append(key: number, slot: number, ver: number): void {
-    if (this.size === this.keys.length) this.growTo(this.size * 2);
-    const i = this.size++;
-    this.keys[i] = key;
-    this.slots[i] = slot;
-    this.vers[i] = ver;
-    this.unordered = true;
-  }
-
-  /** Removes the top (size > 0). */
-  pop(): void {
-    const n = --this.size;
-    if (n === 0) return;
-    this.siftDown(0, this.keys[n]!, this.slots[n]!, this.vers[n]!);
-  }
-
-  private siftDown(start: number, key: number, slot: number, ver: number): void {
-    const { keys, slots, vers } = this;
+  /** Places (key, slot) at index i or below, moving larger children up. */
+  private siftDown(start: number, key: number, slot: number, at: Int32Array): void {
+    const { keys, slots } = this;
     const n = this.size;
     let i = start;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      if (c + 1 < n && keys[c + 1]! > keys[c]!) c++;
-      if (keys[c]! <= key) break;
-      keys[i] = keys[c]!;
-      slots[i] = slots[c]!;
-      vers[i] = vers[c]!;
+      let ck = keys[c]!;
+      if (c + 1 < n) {
+        const rk = keys[c + 1]!;
+        if (rk > ck) {
+          c++;
+          ck = rk;
+        }
+      }
+      if (ck <= key) break;
+      const cs = slots[c]!;
+      keys[i] = ck;
+      slots[i] = cs;
+      at[cs] = i;
       i = c;
     }
     keys[i] = key;
     slots[i] = slot;
-    vers[i] = ver;
+    at[slot] = i;
   }
 
-  /** Drops entries whose version is stale, then restores the heap order (O(n)). */
-  compact(current: Int32Array): void {
-    const { keys, slots, vers } = this;
-    let n = 0;
-    for (let i = 0; i < this.size; i++) {
-      if (current[slots[i]!] !== vers[i]) continue;
-      keys[n] = keys[i]!;
-      slots[n] = slots[i]!;
-      vers[n] = vers[i]!;
-      n++;
-    }
-    this.size = n;
-    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i, keys[i]!, slots[i]!, vers[i]!);
+  /** Restores the heap order after unordered placements (O(n)). */
+  heapify(at: Int32Array): void {
+    const { keys, slots } = this;
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.siftDown(i, keys[i]!, slots[i]!, at);
     this.unordered = false;
-    // Give back what a burst of stale entries made it grow to (memory is per position).
-    if (this.keys.length > 4 * n + 64) this.resizeTo(2 * n + 64);
-  }
-
-  /** Compacts when stale entries exceed a quarter of the live ones (amortized O(1) per push). */
-  compactIfStale(current: Int32Array): void {
-    if (this.size > this.live + (this.live >> 2) + 256) this.compact(current);
-  }
-
-  private growTo(cap: number): void {
-    this.resizeTo(cap);
   }
 
   private resizeTo(cap: number): void {
@@ -102,172 +126,274 @@ export class Heap {
     k.set(this.keys.subarray(0, Math.min(this.size, cap)));
     const s = new Int32Array(cap);
     s.set(this.slots.subarray(0, Math.min(this.size, cap)));
-    const v = new Int32Array(cap);
-    v.set(this.vers.subarray(0, Math.min(this.size, cap)));
     this.keys = k;
     this.slots = s;
-    this.vers = v;
   }
 }
 
 const HEAP_LO = 0;
 const HEAP_HI = 1;
 
-/** The heaps holding an entry of interval [lo, hi] after `set` (the flags it leaves). */
-function entryFlags(lo: number, hi: number): number {
-  if (lo > hi) return 1 << HEAP_LO;
-  return (lo !== -Infinity ? 1 << HEAP_LO : 0) | (hi !== Infinity ? 1 << HEAP_HI : 0);
+/** One group's entries: the two heaps and the slots with an empty interval. */
+class Group {
+  readonly heaps: [Heap, Heap] = [new Heap(), new Heap()];
+  /** Slots with an empty interval: always[0, alwaysCount). */
+  always = new Int32Array(16);
+  alwaysCount = 0;
 }
 
 export class IntervalIndex {
-  /** Per slot: the interval (lo > hi: empty, every price event of its group pops it). */
+  /** Per slot: the interval (lo > hi: empty, reported by every price event of its group). */
   lo = new Float64Array(256);
   hi = new Float64Array(256);
+  /** Per slot: a version, bumped by every set that changes its entries (a rollback restores only entries of the current version). */
   private ver = new Int32Array(256);
-  /** Per slot: which heaps hold an entry of its current version (not popped). */
-  private flags = new Uint8Array(256);
-  /** Per group: [heap on lo, heap on −hi]. */
-  private groups: ([Heap, Heap] | undefined)[] = [];
-  /** Valid entries popped in the current transaction: (group, kind, key, slot, version)… */
-  private readonly popped: number[] = [];
-  /** Between beginBulk and endBulk: entries are appended unordered, the heaps rebuilt at the end. */
+  /** Per slot: the group of its entries. */
+  private grp = new Int32Array(256);
+  /** Per slot: its entry's index in its group's heap on lo / on −hi (−1: none, or popped). */
+  private atLo = new Int32Array(256).fill(-1);
+  private atHi = new Int32Array(256).fill(-1);
+  /** Per slot: its index in its group's list of empty intervals (−1: none). */
+  private atAlways = new Int32Array(256).fill(-1);
+  private groups: (Group | undefined)[] = [];
+  /** Entries popped in the current transaction: (group, kind, key, slot, version)… */
+  private popped: number[] = [];
+  /** Between beginBulk and endBulk: entries are placed unordered, the heaps ordered at the end. */
   private bulk = false;
+  /** Entries over all groups (an empty interval counts one). */
+  private entries = 0;
 
-  /** Slot s's interval, in group g (a new version; the old heap entries become stale). */
+  /** Slot s's interval, in group g (its entries move to their new keys). */
   set(s: number, g: number, lo: number, hi: number): void {
     if (s >= this.ver.length) this.ensure(s);
-    // The same interval with its entries all in place (none popped): nothing to do. One set
-    // in five on the steady replay (empty intervals of entities recomputed at every price
-    // event, unchanged budgets); each would push new entries and make the old ones stale.
-    if (this.lo[s] === lo && this.hi[s] === hi && this.flags[s] === entryFlags(lo, hi)) return;
-    const v = (this.ver[s]! + 1) | 0;
-    this.ver[s] = v;
-    const hs = this.group(g);
-    const hLo = hs[HEAP_LO];
-    const hHi = hs[HEAP_HI];
-    const old = this.flags[s]!;
-    if ((old & (1 << HEAP_LO)) !== 0) hLo.live--;
-    if ((old & (1 << HEAP_HI)) !== 0) hHi.live--;
+    // The entries the interval needs: an empty interval one in the group's list; a bounded
+    // side one in its heap; an unbounded side none.
+    const empty = lo > hi;
+    const wantLo = !empty && lo !== -Infinity;
+    const wantHi = !empty && hi !== Infinity;
+    let iLo = this.atLo[s]!;
+    let iHi = this.atHi[s]!;
+    let iAl = this.atAlways[s]!;
+    const any = iLo >= 0 || iHi >= 0 || iAl >= 0;
+    // The same interval with its entries all in place (none popped) in the same group:
+    // nothing to do (one set in three on the steady replay: empty intervals of entities
+    // recomputed at every price event, unchanged budgets).
+    if (this.lo[s] === lo && this.hi[s] === hi && (iLo >= 0) === wantLo && (iHi >= 0) === wantHi && (iAl >= 0) === empty && (this.grp[s] === g || !any)) return;
+    this.ver[s] = (this.ver[s]! + 1) | 0;
     this.lo[s] = lo;
     this.hi[s] = hi;
-    let flags = 0;
-    if (lo > hi) {
-      // Empty: any price event of the group pops it (one entry suffices).
-      this.add(hLo, Infinity, s, v);
-      flags = 1 << HEAP_LO;
-    } else {
-      if (lo !== -Infinity) {
-        this.add(hLo, lo, s, v);
-        flags |= 1 << HEAP_LO;
-      }
-      if (hi !== Infinity) {
-        this.add(hHi, -hi, s, v);
-        flags |= 1 << HEAP_HI;
-      }
+    if (any && this.grp[s] !== g) {
+      // Entries in another group (a slot reused): they go.
+      const old = this.groups[this.grp[s]!]!;
+      if (iLo >= 0) this.removeHeap(old.heaps[HEAP_LO], iLo, this.atLo);
+      if (iHi >= 0) this.removeHeap(old.heaps[HEAP_HI], iHi, this.atHi);
+      if (iAl >= 0) this.removeAlways(old, iAl);
+      iLo = iHi = iAl = -1;
     }
-    this.flags[s] = flags;
+    this.grp[s] = g;
+    const gr = this.group(g);
+    if (empty) {
+      if (iAl < 0) {
+        if (gr.alwaysCount === gr.always.length) {
+          const a = new Int32Array(gr.always.length * 2);
+          a.set(gr.always);
+          gr.always = a;
+        }
+        this.atAlways[s] = gr.alwaysCount;
+        gr.always[gr.alwaysCount++] = s;
+        this.entries++;
+      }
+    } else if (iAl >= 0) this.removeAlways(gr, iAl);
+    const hs = gr.heaps;
+    if (wantLo) {
+      if (iLo >= 0) hs[HEAP_LO].update(iLo, lo, this.atLo);
+      else {
+        hs[HEAP_LO].insert(lo, s, this.atLo);
+        this.entries++;
+      }
+    } else if (iLo >= 0) this.removeHeap(hs[HEAP_LO], iLo, this.atLo);
+    if (wantHi) {
+      if (iHi >= 0) hs[HEAP_HI].update(iHi, -hi, this.atHi);
+      else {
+        hs[HEAP_HI].insert(-hi, s, this.atHi);
+        this.entries++;
+      }
+    } else if (iHi >= 0) this.removeHeap(hs[HEAP_HI], iHi, this.atHi);
+  }
+
+  private removeHeap(h: Heap, i: number, at: Int32Array): void {
+    h.removeAt(i, at);
+    this.entries--;
+  }
+
+  private removeAlways(gr: Group, i: number): void {
+    const last = gr.always[--gr.alwaysCount]!;
+    this.atAlways[gr.always[i]!] = -1;
+    if (i !== gr.alwaysCount) {
+      gr.always[i] = last;
+      this.atAlways[last] = i;
+    }
+    this.entries--;
   }
 
   /**
    * Whether slot s's current interval can stand for [lo, hi] (lo ≤ hi): it has both entries in
    * place, lies inside [lo, hi] and is at least `share` of its width. A sub-interval of a sound
-   * interval is sound, so keeping it changes no decision; it saves the heap pushes and the stale
-   * entries (compaction) of a new version.
+   * interval is sound, so keeping it changes no decision; it saves moving its heap entries.
    */
   keeps(s: number, lo: number, hi: number, share: number): boolean {
-    if (s >= this.flags.length || this.flags[s] !== ((1 << HEAP_LO) | (1 << HEAP_HI))) return false;
+    if (s >= this.ver.length || this.atLo[s]! < 0 || this.atHi[s]! < 0) return false;
     const l = this.lo[s]!;
     const h = this.hi[s]!;
     return l >= lo && h <= hi && h - l >= (hi - lo) * share;
   }
 
-  private add(h: Heap, key: number, s: number, v: number): void {
-    if (this.bulk) h.append(key, s, v);
-    else h.push(key, s, v);
-    h.live++;
+  /**
+   * `set(s, g, lo, hi)` unless slot s's current interval, in group g, `keeps` [lo, hi] (lo ≤ hi).
+   * (The group matters: a position slot freed by a rollback and reused for another instrument
+   * must not keep the old instrument's entries.)
+   */
+  setUnlessKept(s: number, g: number, lo: number, hi: number, share: number): void {
+    if (s < this.ver.length && this.atLo[s]! >= 0 && this.atHi[s]! >= 0 && this.grp[s] === g) {
+      const l = this.lo[s]!;
+      const h = this.hi[s]!;
+      if (l >= lo && h <= hi && h - l >= (hi - lo) * share) return;
+    }
+    this.set(s, g, lo, hi);
   }
 
   /**
    * Many sets to come (a large share of the entries, e.g. every holder after a funding):
-   * they are appended unordered and `endBulk` rebuilds each heap once, dropping stale
-   * entries: O(n) instead of O(k log n) pushes and a compaction. No query in between.
+   * entries are moved and placed without sifting and `endBulk` orders every heap once: O(n)
+   * instead of O(k log n). No query in between.
    */
   beginBulk(): void {
     this.bulk = true;
+    for (const gr of this.groups) if (gr !== undefined) for (const h of gr.heaps) h.unordered = true;
   }
 
   endBulk(): void {
     if (!this.bulk) return;
     this.bulk = false;
-    for (const hs of this.groups) if (hs !== undefined) for (const h of hs) if (h.unordered) h.compact(this.ver);
+    for (const gr of this.groups) {
+      if (gr === undefined) continue;
+      if (gr.heaps[HEAP_LO].unordered) gr.heaps[HEAP_LO].heapify(this.atLo);
+      if (gr.heaps[HEAP_HI].unordered) gr.heaps[HEAP_HI].heapify(this.atHi);
+    }
   }
 
   /** Live entries over all groups (to decide whether a batch of sets is worth a bulk load). */
   liveEntries(): number {
-    let n = 0;
-    for (const hs of this.groups) if (hs !== undefined) n += hs[HEAP_LO].live + hs[HEAP_HI].live;
-    return n;
+    return this.entries;
   }
 
   /** Whether slot s has an entry (a bounded or empty interval) not popped. */
   bounded(s: number): boolean {
-    return s < this.flags.length && this.flags[s] !== 0;
+    return s < this.ver.length && (this.atLo[s]! >= 0 || this.atHi[s]! >= 0 || this.atAlways[s]! >= 0);
   }
 
   /**
-   * Calls `leave(slot)` for every slot of group g whose interval does not contain `point`
-   * (a slot may be reported twice, once per heap); the entries are removed until commit.
+   * Calls `leave(slot, kept)` for every slot of group g whose interval does not contain
+   * `point`: first those with an empty interval (kept: their entry stays, and reports them
+   * again at the next price event), then the slots whose heap entries the point crosses
+   * (a slot may be reported twice, once per heap); those entries are removed until commit.
    */
-  leavers(g: number, point: number, leave: (slot: number) => void): void {
-    const hs = this.groups[g];
-    if (hs === undefined) return;
+  leavers(g: number, point: number, leave: (slot: number, kept: boolean) => void): void {
+    const gr = this.groups[g];
+    if (gr === undefined) return;
+    const always = gr.always;
+    const n = gr.alwaysCount;
+    for (let j = 0; j < n; j++) leave(always[j]!, true);
+    const popped = this.popped;
     for (let kind = HEAP_LO; kind <= HEAP_HI; kind++) {
-      const h = hs[kind]!;
+      const h = gr.heaps[kind]!;
+      const at = kind === HEAP_LO ? this.atLo : this.atHi;
       const limit = kind === HEAP_LO ? point : -point;
       while (h.size > 0 && h.keys[0]! > limit) {
         const key = h.keys[0]!;
         const s = h.slots[0]!;
-        const v = h.vers[0]!;
-        h.pop();
-        if (this.ver[s] !== v) continue;
-        h.live--;
-        this.flags[s] = this.flags[s]! & ~(1 << kind);
-        this.popped.push(g, kind, key, s, v);
-        leave(s);
+        this.removeHeap(h, 0, at);
+        popped.push(g, kind, key, s, this.ver[s]!);
+        leave(s, false);
       }
     }
   }
 
-  /** The transaction committed (the leavers got new intervals): forget the popped, compact. */
+  /** The transaction committed (the leavers got new intervals): forget the popped. */
   commit(): void {
-    // Only when there is something to drop: `length = 0` is a runtime call (every event commits).
-    if (this.popped.length !== 0) this.popped.length = 0;
-    for (const hs of this.groups) if (hs !== undefined) for (const h of hs) h.compactIfStale(this.ver);
+    // A fresh array when there is something to drop: `length = 0` is a runtime call.
+    if (this.popped.length !== 0) this.popped = [];
   }
 
-  /** The transaction was undone: the popped entries go back. */
+  /** The transaction was undone: the popped entries go back (those of a slot not set since). */
   rollback(): void {
     const p = this.popped;
     for (let j = 0; j < p.length; j += 5) {
-      const h = this.group(p[j]!)[p[j + 1]!]!;
-      h.push(p[j + 2]!, p[j + 3]!, p[j + 4]!);
-      h.live++;
-      this.flags[p[j + 3]!] = this.flags[p[j + 3]!]! | (1 << p[j + 1]!);
+      const g = p[j]!;
+      const kind = p[j + 1]!;
+      const s = p[j + 3]!;
+      const at = kind === HEAP_LO ? this.atLo : this.atHi;
+      if (this.ver[s] !== p[j + 4] || at[s]! >= 0) continue;
+      this.group(g).heaps[kind]!.insert(p[j + 2]!, s, at);
+      this.entries++;
     }
-    p.length = 0;
+    if (p.length !== 0) this.popped = [];
   }
 
   /** Forgets every entry (a rebuild sets every interval again). */
   reset(): void {
     this.groups = [];
-    this.flags.fill(0);
-    this.popped.length = 0;
+    this.atLo.fill(-1);
+    this.atHi.fill(-1);
+    this.atAlways.fill(-1);
+    this.popped = [];
+    this.entries = 0;
   }
 
-  private group(g: number): [Heap, Heap] {
-    let hs = this.groups[g];
-    if (hs === undefined) this.groups[g] = hs = [new Heap(), new Heap()];
-    return hs;
+  /** Test support: slot s's current interval. */
+  intervalOfForTest(s: number): { lo: number; hi: number } {
+    return { lo: this.lo[s]!, hi: this.hi[s]! };
+  }
+
+  /**
+   * Test support: every heap ordered, every entry's slot pointing back at it (in its group),
+   * its key the slot's current bound, the entry count right. The first fault, or null.
+   */
+  check(): string | null {
+    let n = 0;
+    for (let g = 0; g < this.groups.length; g++) {
+      const gr = this.groups[g];
+      if (gr === undefined) continue;
+      for (let kind = HEAP_LO; kind <= HEAP_HI; kind++) {
+        const h = gr.heaps[kind]!;
+        const at = kind === HEAP_LO ? this.atLo : this.atHi;
+        n += h.size;
+        for (let i = 0; i < h.size; i++) {
+          const s = h.slots[i]!;
+          if (at[s] !== i || this.grp[s] !== g) return `group ${g} heap ${kind}: entry ${i} (slot ${s}) not indexed`;
+          if (i > 0 && h.keys[(i - 1) >> 1]! < h.keys[i]!) return `group ${g} heap ${kind}: entry ${i} above its parent`;
+          if (this.lo[s]! > this.hi[s]!) return `group ${g} heap ${kind}: slot ${s} has an empty interval`;
+          const want = kind === HEAP_HI ? -this.hi[s]! : this.lo[s]!;
+          if (h.keys[i] !== want) return `group ${g} heap ${kind}: slot ${s} has key ${h.keys[i]}, its bound is ${want}`;
+        }
+      }
+      n += gr.alwaysCount;
+      for (let i = 0; i < gr.alwaysCount; i++) {
+        const s = gr.always[i]!;
+        if (this.atAlways[s] !== i || this.grp[s] !== g) return `group ${g}: empty entry ${i} (slot ${s}) not indexed`;
+        if (!(this.lo[s]! > this.hi[s]!)) return `group ${g}: slot ${s} listed empty, its interval is not`;
+      }
+    }
+    return n === this.entries ? null : `${this.entries} entries counted, ${n} in the groups`;
+  }
+
+  private group(g: number): Group {
+    let gr = this.groups[g];
+    if (gr === undefined) {
+      this.groups[g] = gr = new Group();
+      if (this.bulk) gr.heaps[HEAP_LO].unordered = gr.heaps[HEAP_HI].unordered = true;
+    }
+    return gr;
   }
 
   private ensure(s: number): void {
@@ -278,11 +404,20 @@ export class IntervalIndex {
     hi.set(this.hi);
     const ver = new Int32Array(cap);
     ver.set(this.ver);
-    const flags = new Uint8Array(cap);
-    flags.set(this.flags);
+    const grp = new Int32Array(cap);
+    grp.set(this.grp);
+    const atLo = new Int32Array(cap).fill(-1);
+    atLo.set(this.atLo);
+    const atHi = new Int32Array(cap).fill(-1);
+    atHi.set(this.atHi);
+    const atAlways = new Int32Array(cap).fill(-1);
+    atAlways.set(this.atAlways);
     this.lo = lo;
     this.hi = hi;
     this.ver = ver;
-    this.flags = flags;
+    this.grp = grp;
+    this.atLo = atLo;
+    this.atHi = atHi;
+    this.atAlways = atAlways;
   }
 }

@@ -125,6 +125,9 @@ export class MarkIntervals {
   /** Scratch for one account's cross positions. */
   private crossSlots: Int32Array = new Int32Array(64);
   private crossWeights: Float64Array = new Float64Array(64);
+  /** Their A = |q|·k and marks (as the first pass read them: the shares' pass reuses them). */
+  private crossA: Float64Array = new Float64Array(64);
+  private crossMark: Float64Array = new Float64Array(64);
   /** Derivations done (tests and benches). */
   derived = 0;
   /** Holders' intervals of collateral prices (derived here, with the same budgets). */
@@ -208,14 +211,39 @@ export class MarkIntervals {
   // ------------------------------------------------------------------------- queries
 
   /**
-   * Calls `leave(accountSlot)` for every position of instrument i whose interval does not
-   * contain `mark` (an account may be reported more than once). The entries found are
-   * removed (their accounts are recomputed and derived again at commit; rollback restores them).
+   * Calls `leave(accountSlot, derive)` for every position of instrument i whose interval does
+   * not contain `mark` (an account may be reported more than once). The bounded entries found
+   * are removed (their accounts are recomputed and derived again at commit; rollback restores
+   * them); empty intervals stay (IntervalIndex.leavers).
    */
-  leavers(i: number, mark: number, leave: (accountSlot: number) => void): void {
-    const acct = this.margin.book.pos_account;
-    this.index.leavers(i, mark, (p) => leave(acct[p]!));
+  leavers(i: number, mark: number, leave: (accountSlot: number, derive: boolean) => void): void {
+    this.leave = leave;
+    this.posAccount = this.margin.book.pos_account;
+    this.index.leavers(i, mark, this.onPosition);
   }
+
+  /** `leavers` of a collateral asset's price (holders' intervals, by account slot). */
+  collateralLeavers(asset: string, price: number, leave: (accountSlot: number, derive: boolean) => void): void {
+    this.leave = leave;
+    this.collateral.leavers(asset, price, this.onAccount);
+  }
+
+  /**
+   * The account of a leaver is recomputed; its intervals are derived again (`derive`) unless
+   * it is a system account reached through an empty interval, which stays in place: a system
+   * account's intervals are all empty (or unbounded, for flat positions) whatever its figures,
+   * and stay so until its state changes, which makes it dirty anyway.
+   */
+  private leave: (accountSlot: number, derive: boolean) => void = () => {};
+  private posAccount: Int32Array = new Int32Array(0);
+  private readonly onPosition = (p: number, kept: boolean): void => {
+    const a = this.posAccount[p]!;
+    this.leave(a, !kept || !this.isSystemSlot(a));
+  };
+
+  private readonly onAccount = (a: number, kept: boolean): void => {
+    this.leave(a, !kept || !this.isSystemSlot(a));
+  };
 
   /** Position p's mark interval (lo > hi: empty). */
   intervalOf(p: number): { lo: number; hi: number } {
@@ -277,6 +305,11 @@ export class MarkIntervals {
   /** Budget outputs of `budgets` (no allocation per entity). */
   private b1 = 0;
   private b2 = 0;
+
+  private isSystemSlot(a: number): boolean {
+    const acct = this.state.accountsBySlot[a];
+    return acct !== undefined && this.isSystem(a, acct.name);
+  }
 
   private isSystem(a: number, name: string): boolean {
     if (a >= this.system.length) {
@@ -402,17 +435,15 @@ export class MarkIntervals {
         this.deriveIsolated(p, i, system, w);
         continue;
       }
-      if (nCross === this.crossSlots.length) {
-        this.crossSlots = growI32(this.crossSlots, nCross + 1);
-        const cw = new Float64Array(this.crossSlots.length);
-        cw.set(this.crossWeights);
-        this.crossWeights = cw;
-      }
+      if (nCross === this.crossSlots.length) this.growCross();
       if (!this.bound(i).ok) crossOk = false;
       const m = f64(w.mark, i);
-      const weight = Math.abs(f64(qw, p)) * f64(w.k, i) * (m > 1 ? m : 1);
+      const aq = Math.abs(f64(qw, p)) * f64(w.k, i);
+      const weight = aq * (m > 1 ? m : 1);
       this.crossSlots[nCross] = p;
       this.crossWeights[nCross] = weight;
+      this.crossA[nCross] = aq;
+      this.crossMark[nCross] = m;
       nCross++;
       sumWeight += weight;
       const n = f64(w.notional, p);
@@ -471,8 +502,9 @@ export class MarkIntervals {
     const b2 = this.b2;
     for (let j = 0; j < nCross; j++) {
       const p = this.crossSlots[j]!;
+      const i = instOf[p]!;
       const share = sumWeight > 0 ? (this.crossWeights[j]! / sumWeight) * SAFE : 0;
-      this.deriveShare(p, instOf[p]!, b1 * share, b2 * share, w);
+      this.deriveShare(p, i, this.bounds[i]!, this.crossMark[j]!, this.crossA[j]!, b1 * share, b2 * share);
     }
     for (let j = 0; j < nColl; j++) {
       const share = sumWeight > 0 ? (this.collWeight[j]! / sumWeight) * SAFE : 0;
@@ -484,7 +516,8 @@ export class MarkIntervals {
     const b = this.margin.book;
     const st = b.pos_status[p]!;
     const inZone = (st & POS_CALL_ZONE) !== 0;
-    if (system || !this.bound(i).ok || (st & (POS_OVERFLOW | POS_LIQUIDATABLE)) !== 0 || inZone !== (b.pos_call_latch[p] !== 0)) {
+    const bd = this.bound(i);
+    if (system || !bd.ok || (st & (POS_OVERFLOW | POS_LIQUIDATABLE)) !== 0 || inZone !== (b.pos_call_latch[p] !== 0)) {
       this.setInterval(p, i, Infinity, -Infinity);
       return;
     }
@@ -498,21 +531,28 @@ export class MarkIntervals {
     if (amm > mag) mag = amm;
     if (ae > mag) mag = ae;
     this.budgets(e, mm, inZone, mag, b.pos_equity_minor, b.pos_mm_minor, p);
-    this.deriveShare(p, i, this.b1, this.b2, w);
+    this.deriveShare(p, i, bd, f64(w.mark, i), Math.abs(f64(w.qty, p)) * f64(w.k, i), this.b1, this.b2);
   }
 
-  /** Position p's interval from its shares of the two budgets (both already safe lower bounds). */
-  private deriveShare(p: number, i: number, b1: number, b2: number, w: Words): void {
-    const bd = this.bound(i);
-    const m = f64(w.mark, i);
-    const a = Math.abs(f64(w.qty, p)) * f64(w.k, i);
+  /**
+   * Position p's interval (instrument i, bound constants bd, mark m, A = |q|·k) from its shares
+   * of the two budgets (both already safe lower bounds).
+   */
+  private deriveShare(p: number, i: number, bd: InstrumentBound, m: number, a: number, b1: number, b2: number): void {
     // cost1(Δ) ≤ A·Δ·(1 + r) + k1 ≤ b1 ;  cost2(Δ) ≤ A·Δ·(4 + 5r) + 5·k1 ≤ b2
     const x1 = (b1 - bd.k1) / (a * bd.c1);
     const x2 = (b2 - 5 * bd.k1) / (a * bd.c2);
     let d = Math.floor((x1 < x2 ? x1 : x2) * SAFE) - 2;
     if (!(d > 0)) d = 0; // also NaN (a = 0 cannot happen here: q ≠ 0, k ≥ 1)
-    if (this.index.keeps(p, m - d, m + d, KEEP_SHARE)) return;
-    this.setInterval(p, i, m - d, m + d);
+    this.index.setUnlessKept(p, i, m - d, m + d, KEEP_SHARE);
+  }
+
+  private growCross(): void {
+    const n = this.crossSlots.length * 2;
+    this.crossSlots = growI32(this.crossSlots, n);
+    this.crossWeights = growF64(this.crossWeights, n);
+    this.crossA = growF64(this.crossA, n);
+    this.crossMark = growF64(this.crossMark, n);
   }
 
   /**
@@ -541,6 +581,12 @@ export class MarkIntervals {
     this.b1 = b1 > 0 ? b1 : 0;
     this.b2 = b2 > 0 ? b2 : 0;
   }
+}
+
+function growF64(a: Float64Array, need: number): Float64Array {
+  const b = new Float64Array(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
 }
 
 function growI32(a: Int32Array, need: number): Int32Array {

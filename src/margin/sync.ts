@@ -8,7 +8,7 @@ import { K_BALANCE, K_COVER, K_NOTE, K_POSITION, type Resolution } from "../aggr
 type BalanceEffect = Extract<Effect, { t: "balance" }>;
 import { crossBaseMinor } from "../aggregate/collateral.js";
 import type { Account, Instrument, Position, State } from "../aggregate/state.js";
-import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, SUM_OVERFLOW_ACCOUNTS, SUM_OVERFLOW_POSITIONS, type MarginEngine } from "./engine.js";
+import { MAX_TIERS, MODE_CROSS, MODE_ISOLATED, SUM_OVERFLOW_ACCOUNTS, SUM_OVERFLOW_POSITIONS, type MarginBook, type MarginEngine } from "./engine.js";
 import { MarkIntervals } from "./intervals.js";
 import { COLLATERAL_PRICE_FLOAT_MAX } from "./collateral-intervals.js";
 import { AccountPositions } from "./account-positions.js";
@@ -481,8 +481,12 @@ export class BookSync {
   accounts: Int32Array = new Int32Array(1024);
   accountCount = 0;
   private stamp: Int32Array = new Int32Array(1024);
-  /** Accounts of the collection without positions (the kernel's list does not reach them). */
-  readonly emptyAccounts: number[] = [];
+  /**
+   * Accounts of the collection without positions (the kernel's list does not reach them). A
+   * fresh array per collection that had some (a trade's fee account: every trade), not
+   * `length = 0` (a runtime call).
+   */
+  emptyAccounts: number[] = [];
   private epoch = 0;
   private readonly instCache = new Map<number, InstrumentLists>();
 
@@ -587,7 +591,7 @@ export class BookSync {
     this.epoch++;
     this.listCount = 0;
     this.accountCount = 0;
-    if (this.emptyAccounts.length !== 0) this.emptyAccounts.length = 0; // a runtime call: only when needed
+    if (this.emptyAccounts.length !== 0) this.emptyAccounts = [];
     let first = true;
     for (const i of touched.instruments.items) {
       if (i >= s.instrumentsBySlot.length) continue;
@@ -633,7 +637,7 @@ export class BookSync {
         if (asset.priceE8 >= PRICE_FLOAT_MAX) {
           for (const a of this.holdersOf(name)) this.addLeaver(a);
         } else {
-          iv.collateral.leavers(name, Number(asset.priceE8), this.addLeaver);
+          iv.collateralLeavers(name, Number(asset.priceE8), this.addLeaver);
         }
       }
     }
@@ -641,10 +645,10 @@ export class BookSync {
     if (touched.instruments.size > 0 && this.tracking) for (let j = 0; j < this.accountCount; j++) this.dirty(this.accounts[j]!);
   }
 
-  /** A leaver's popped intervals are derived again at commit. */
-  private readonly addLeaver = (a: number): void => {
+  /** A leaver is recomputed; its popped intervals are derived again at commit (MarkIntervals.leavers says when not). */
+  private readonly addLeaver = (a: number, derive = true): void => {
     this.addAccount(a);
-    this.dirty(a);
+    if (derive) this.dirty(a);
   };
 
   /**
@@ -682,9 +686,14 @@ export class BookSync {
     this.epoch++;
     this.listCount = 0;
     this.accountCount = 0;
-    if (this.emptyAccounts.length !== 0) this.emptyAccounts.length = 0; // a runtime call: only when needed
+    if (this.emptyAccounts.length !== 0) this.emptyAccounts = [];
     for (const a of accountSlots) this.addAccount(a);
   }
+
+  /** 32-bit views of the book's base and equity arrays (for `wordsOf`, the book they view). */
+  private wordsOf: MarginBook | null = null;
+  private baseWords: Int32Array = new Int32Array(0);
+  private equityWords: Int32Array = new Int32Array(0);
 
   /**
    * Computes the current collection with the kernel. Accounts without positions get E = base.
@@ -694,11 +703,24 @@ export class BookSync {
   computeCollected(): number {
     const b = this.margin.book;
     if (this.intervals !== null && !this.refreshBases(this.accounts, this.accountCount)) return BASE_OVERFLOW;
-    for (const a of this.emptyAccounts) {
-      b.acct_equity_minor[a] = b.acct_base_minor[a]!;
-      b.acct_mm_minor[a] = 0n;
-      b.acct_im_minor[a] = 0n;
-      b.acct_status[a] = 0;
+    const empty = this.emptyAccounts;
+    if (empty.length !== 0) {
+      // E = base, copied as two 32-bit words (reading the BigInt64Array would allocate a BigInt).
+      if (this.wordsOf !== b) {
+        this.wordsOf = b;
+        this.baseWords = new Int32Array(b.acct_base_minor.buffer, b.acct_base_minor.byteOffset, b.acct_base_minor.length * 2);
+        this.equityWords = new Int32Array(b.acct_equity_minor.buffer, b.acct_equity_minor.byteOffset, b.acct_equity_minor.length * 2);
+      }
+      const bw = this.baseWords;
+      const ew = this.equityWords;
+      for (let j = 0; j < empty.length; j++) {
+        const a = empty[j]!;
+        ew[2 * a] = bw[2 * a]!;
+        ew[2 * a + 1] = bw[2 * a + 1]!;
+        b.acct_mm_minor[a] = 0n;
+        b.acct_im_minor[a] = 0n;
+        b.acct_status[a] = 0;
+      }
     }
     this.computedList = this.listCount > 0;
     if (!this.computedList) return 0;

@@ -289,4 +289,48 @@ describe("mark intervals are sound (brute force over each entity's box)", () => 
     expect(fast.state.accounts.get("A")!.positions.get("BIG")!.qtyLots).toBe(0n);
     expect(fast.history.liquidations.map((l) => l.account)).toEqual(["A"]);
   });
+
+  it("a system account holding a position: recomputed at every mark of its instrument (its equity exact), not derived again", () => {
+    const setup: Wire[] = [
+      { type: "asset", asset: "USDT", decimals: 6, settlement: true },
+      {
+        type: "instrument", symbol: "BIG", tickSize: "1", lotSize: "1",
+        tiers: [{ maxNotional: "9000000000000", mmr: "0.01", maxLeverage: 100 }],
+        makerFee: "0", takerFee: "0", liquidationFee: "0", insuranceShare: "0",
+      },
+      { type: "deposit", id: "i", account: "@insurance", asset: "USDT", amount: "1000000" },
+      { type: "deposit", id: "b", account: "B", asset: "USDT", amount: "1000000000000" },
+      { type: "deposit", id: "c", account: "C", asset: "USDT", amount: "9000000000000" },
+      { type: "deposit", id: "a", account: "A", asset: "USDT", amount: "410000" },
+      { type: "deposit", id: "d", account: "D", asset: "USDT", amount: "1000000" },
+      { type: "trade", id: "t1", symbol: "BIG", price: "4000000", qty: "1000000", buyer: "B", seller: "C", taker: "buyer" },
+      { type: "trade", id: "t2", symbol: "BIG", price: "4000000", qty: "1", buyer: "D", seller: "A", taker: "buyer" },
+      // A's short is liquidated: the insurance fund takes it over.
+      { type: "mark", symbol: "BIG", price: "4500000" },
+    ];
+    const fast = new Core();
+    const full = new Core({ markIntervals: false });
+    for (const e of setup) {
+      expect(fast.apply(entry(e)).rejection).toBeNull();
+      full.apply(entry(e));
+    }
+    const ins = fast.state.accounts.get("@insurance")!;
+    expect(ins.positions.get("BIG")!.qtyLots).not.toBe(0n);
+    const insFull = full.state.accounts.get("@insurance")!;
+    const rng = new Prng(5);
+    let derivations = 0;
+    for (let step = 0; step < 40; step++) {
+      const price = String(4_500_000 + Math.round((rng.float() - 0.5) * 2000));
+      const before = fast.intervalDerivations;
+      const x = fast.apply(entry({ type: "mark", symbol: "BIG", price }));
+      const y = full.apply(entry({ type: "mark", symbol: "BIG", price }));
+      expect(JSON.stringify(x.outputs)).toBe(JSON.stringify(y.outputs));
+      // The fund's figures are read without a recompute (ADL's trigger): exact after every mark.
+      expect(fast.margin.book.acct_equity_minor[ins.slot]).toBe(full.margin.book.acct_equity_minor[insFull.slot]);
+      expect(fast.markInterval(ins.positions.get("BIG")!.slot)!.lo).toBe(Infinity); // empty: always recomputed
+      derivations += fast.intervalDerivations - before;
+    }
+    // Small moves leave B, C and D inside their intervals, and the fund is not derived again.
+    expect(derivations).toBe(0);
+  });
 });
