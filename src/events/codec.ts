@@ -738,10 +738,10 @@ class Decoder {
       h = Math.imul(h ^ b, 0x01000193);
     }
     if (i === stop && !f.intern && len <= SHORT_STRING_MAX_BYTES) {
-      // Short ASCII, not interned (an id): built by concatenation, cheaper than
+      // Short ASCII, not interned (an id): one String.fromCharCode call per 8 characters
+      // (one string allocated), cheaper than a concatenation per character,
       // fromCharCode.apply or a TextDecoder at this length.
-      let s = "";
-      for (let k = start; k < stop; k++) s += String.fromCharCode(buf[k]!);
+      const s = shortAscii(buf, start, len);
       if (!f.check(s)) this.fail("field", `expected ${f.what}`, f.name);
       this.pos = stop;
       return s;
@@ -778,6 +778,24 @@ class Decoder {
     if (s === null) this.fail("utf8", "invalid UTF-8", field);
     this.pos = stop;
     return s;
+  }
+}
+
+const fcc = String.fromCharCode;
+
+/** `len` (≤ SHORT_STRING_MAX_BYTES) ASCII bytes at `at` as a string. */
+function shortAscii(b: Uint8Array, at: number, len: number): string {
+  switch (len) {
+    case 0: return "";
+    case 1: return fcc(b[at]!);
+    case 2: return fcc(b[at]!, b[at + 1]!);
+    case 3: return fcc(b[at]!, b[at + 1]!, b[at + 2]!);
+    case 4: return fcc(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!);
+    case 5: return fcc(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!);
+    case 6: return fcc(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!, b[at + 5]!);
+    case 7: return fcc(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!, b[at + 5]!, b[at + 6]!);
+    case 8: return fcc(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!, b[at + 5]!, b[at + 6]!, b[at + 7]!);
+    default: return fcc(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!, b[at + 5]!, b[at + 6]!, b[at + 7]!) + shortAscii(b, at + 8, len - 8);
   }
 }
 
