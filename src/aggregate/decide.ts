@@ -7,7 +7,7 @@ import type {
 import type { OrderCommand } from "../matching/engine.js";
 import { MAX_BOOKS_PER_ENGINE, MAX_QTY_LOTS } from "../matching/types.js";
 import { RejectError, type Rejection } from "../events/errors.js";
-import { abs, checkI64, divCeil, divFloor, inI64, min, max, OverflowError, RATE_SCALE, sign, I64_MAX } from "../numbers/int.js";
+import { abs, checkI64, divCeil, divFloor, inI64, min, max, OverflowError, RATE_SCALE, I64_MAX } from "../numbers/int.js";
 import { decimalToString } from "../numbers/decimal.js";
 import type { Effect, InstrumentParams, PositionValues } from "./effects.js";
 import { Draft } from "./draft.js";
@@ -201,26 +201,26 @@ export function defaultLeverage(inst: Instrument): number {
 function decideLeverage(state: State, e: LeverageEvent): Effect[] {
   const inst = instrumentOf(state, e.symbol);
   const d = new Draft(state);
-  const p = d.position(e.account, e.symbol, defaultLeverage(inst));
+  const p = d.positionValues(e.account, e.symbol) ?? flatValues(defaultLeverage(inst));
   const notional = abs(p.qtyLots) * inst.markTicks * inst.kMinor;
   const tier = tierOf(inst, notional);
   if (e.leverage < 1 || e.leverage > tier.maxLeverage) {
     fail("E_LEVERAGE", "leverage", `must be within [1, ${tier.maxLeverage}] for the position's tier`);
   }
-  d.setPosition(e.account, e.symbol, { ...p, leverage: e.leverage });
+  d.setPosition(e.account, e.symbol, { qtyLots: p.qtyLots, costLotTicks: p.costLotTicks, isolatedMarginMinor: p.isolatedMarginMinor, mode: p.mode, leverage: e.leverage });
   return d.effects();
 }
 
 function decideMarginMode(state: State, e: MarginModeEvent): Effect[] {
   const inst = instrumentOf(state, e.symbol);
   const d = new Draft(state);
-  const p = d.position(e.account, e.symbol, defaultLeverage(inst));
+  const p = d.positionValues(e.account, e.symbol) ?? flatValues(defaultLeverage(inst));
   if (p.qtyLots !== 0n) fail("E_MODE", "mode", "the margin mode can change only while the position is flat");
   const s = state.settlementAsset;
   if (p.mode === "isolated" && e.mode === "cross" && p.isolatedMarginMinor !== 0n && s !== null) {
     d.addBalance(e.account, s, p.isolatedMarginMinor); // a flat isolated margin returns to B
   }
-  d.setPosition(e.account, e.symbol, { ...p, mode: e.mode, isolatedMarginMinor: e.mode === "cross" ? 0n : p.isolatedMarginMinor });
+  d.setPosition(e.account, e.symbol, { qtyLots: p.qtyLots, costLotTicks: p.costLotTicks, isolatedMarginMinor: e.mode === "cross" ? 0n : p.isolatedMarginMinor, mode: e.mode, leverage: p.leverage });
   return d.effects();
 }
 
@@ -248,16 +248,26 @@ function decideTransfer(state: State, e: MarginTransferEvent, margin: MarginView
     if (iso.equityMinor + amount < iso.imMinor) fail("E_MARGIN", "amount", "would leave isolated equity below the position's initial margin");
   }
   d.setBalance(e.account, s.name, B - amount);
-  d.setPosition(e.account, e.symbol, { ...d.position(e.account, e.symbol), isolatedMarginMinor: pos.isolatedMarginMinor + amount });
+  const p = d.positionValues(e.account, e.symbol)!; // pos, or the draft's write of it
+  d.setPosition(e.account, e.symbol, withValues(p, p.qtyLots, p.costLotTicks, pos.isolatedMarginMinor + amount));
   return d.effects();
 }
 
 // ---------------------------------------------------------------- fills (SPEC §4)
 
-/** Fee of one side: pays ceil(N·f) for f ≥ 0, receives floor(N·|f|) for f < 0. Signed delta to the payer. */
+/**
+ * Fee of one side: pays ceil(N·f) for f ≥ 0, receives floor(N·|f|) for f < 0. Signed delta to
+ * the payer. Both are floor(−N·f) (−ceil(x) = floor(−x)), taken as −ceil(m/1e8) of m = N·f:
+ * for m ≥ 0 ceil(m/1e8) = trunc((m + 1e8 − 1)/1e8), for m < 0 it is trunc(m/1e8) (BigInt `/`
+ * truncates toward zero). Three BigInt operations where divCeil/divFloor take five.
+ */
 export function feeDeltaMinor(notionalMinor: bigint, rateE8: bigint): bigint {
-  return rateE8 >= 0n ? -divCeil(notionalMinor * rateE8, RATE_SCALE) : divFloor(notionalMinor * -rateE8, RATE_SCALE);
+  if (rateE8 === 0n) return 0n;
+  const m = notionalMinor * rateE8;
+  return m >= 0n ? -((m + RATE_SCALE_LESS_1) / RATE_SCALE) : -(m / RATE_SCALE);
 }
+
+const RATE_SCALE_LESS_1 = RATE_SCALE - 1n;
 
 function decideTrade(state: State, e: TradeEvent): Effect[] {
   checkNotDuplicate(state, e.type, e.id);
@@ -276,7 +286,8 @@ export function tradeEffects(
   state: State, inst: Instrument, price: bigint, qty: bigint, buyer: string, seller: string, taker: "buyer" | "seller", tradeIdOrNull: string | null,
 ): Effect[] {
   const s = state.settlementAsset!;
-  const notional = checkI64(qty * price * inst.kMinor, "trade notional");
+  const notional = qty * price * inst.kMinor;
+  if (BigInt.asIntN(64, notional) !== notional) checkI64(notional, "trade notional"); // throws
   const buyerFee = feeDeltaMinor(notional, taker === "buyer" ? inst.takerFeeE8 : inst.makerFeeE8);
   const sellerFee = feeDeltaMinor(notional, taker === "seller" ? inst.takerFeeE8 : inst.makerFeeE8);
   const d = new Draft(state);
@@ -329,35 +340,55 @@ function decideOrder(state: State, e: OrderEvent): OrderCommand {
  * realized PnL), the fee, the return of a flat isolated margin to B, then any remainder that
  * opens a position the other way (with isolated auto-margin). Exported for the liquidation
  * engine, which moves positions with fee 0.
+ *
+ * Every BigInt operation is a call and most allocate, so the signs are branched on rather than
+ * multiplied in (buying: dLots > 0; a reduction has q of the other sign), |q| and |dLots| are
+ * taken once, and a reduction that closes the position removes all of its cost (exactly
+ * cost·|q|/|q|, the general formula's value). Same values as the formulas in the comments.
  */
 export function applyLeg(d: Draft, inst: Instrument, s: string, account: string, dLots: bigint, price: bigint, feeDelta: bigint): void {
   const symbol = inst.symbol;
-  const p = d.position(account, symbol, defaultLeverage(inst));
+  const p = d.positionValues(account, symbol) ?? flatValues(defaultLeverage(inst));
   const isolated = p.mode === "isolated";
-  let remainder = 0n;
-  if (p.qtyLots === 0n || sign(p.qtyLots) === sign(dLots)) {
-    d.setPosition(account, symbol, withValues(p, p.qtyLots + dLots, p.costLotTicks + dLots * price, p.isolatedMarginMinor));
-    if (isolated) autoMargin(d, inst, s, account, abs(dLots), price);
+  const q = p.qtyLots;
+  const buying = dLots > 0n;
+  let remainder = 0n; // lots left to open the other way, ≥ 0
+  if (q === 0n || (q > 0n) === buying) {
+    // Increase: q + dLots, cost + dLots·price.
+    d.setPosition(account, symbol, withValues(p, q + dLots, p.costLotTicks + dLots * price, p.isolatedMarginMinor));
+    if (isolated) autoMargin(d, inst, s, account, buying ? dLots : -dLots, price);
   } else {
-    const c = min(abs(dLots), abs(p.qtyLots));
-    const sq = sign(p.qtyLots);
-    const removed = (p.costLotTicks * c) / abs(p.qtyLots); // trunc toward zero (SPEC §2)
-    const realized = inst.kMinor * (sq * c * price - removed);
+    // Reduce by c = min(|dLots|, |q|): removed = trunc(cost·c / |q|) (toward zero, SPEC §2),
+    // realized = k·(sign(q)·c·price − removed), q − sign(q)·c, cost − removed.
+    const aq = buying ? -q : q;
+    const ad = buying ? dLots : -dLots;
+    let c: bigint;
+    let removed: bigint;
+    if (ad < aq) {
+      c = ad;
+      removed = (p.costLotTicks * ad) / aq; // BigInt division truncates toward zero
+    } else {
+      c = aq;
+      removed = p.costLotTicks; // the position closes
+      if (ad !== aq) remainder = ad - aq;
+    }
+    const cp = c * price;
+    const realized = inst.kMinor * (buying ? -cp - removed : cp - removed);
     if (!isolated) d.addBalance(account, s, realized);
-    d.setPosition(account, symbol, withValues(p, p.qtyLots - sq * c, p.costLotTicks - removed, isolated ? p.isolatedMarginMinor + realized : p.isolatedMarginMinor));
-    remainder = abs(dLots) - c;
+    d.setPosition(account, symbol, withValues(p, buying ? q + c : q - c, p.costLotTicks - removed, isolated ? p.isolatedMarginMinor + realized : p.isolatedMarginMinor));
   }
   if (isolated) {
-    const q = d.position(account, symbol);
-    d.setPosition(account, symbol, withValues(q, q.qtyLots, q.costLotTicks, q.isolatedMarginMinor + feeDelta));
-    if (q.qtyLots === 0n) returnIsolatedMargin(d, inst, s, account);
+    const v = d.positionValues(account, symbol)!;
+    d.setPosition(account, symbol, withValues(v, v.qtyLots, v.costLotTicks, v.isolatedMarginMinor + feeDelta));
+    if (v.qtyLots === 0n) returnIsolatedMargin(d, inst, s, account);
   } else {
     d.addBalance(account, s, feeDelta);
   }
-  if (remainder > 0n) {
-    const q = d.position(account, symbol);
-    const dir = sign(dLots);
-    d.setPosition(account, symbol, withValues(q, dir * remainder, dir * remainder * price, q.isolatedMarginMinor));
+  if (remainder !== 0n) {
+    // Open the rest the other way: sign(dLots)·remainder lots at price.
+    const v = d.positionValues(account, symbol)!;
+    const r = buying ? remainder : -remainder;
+    d.setPosition(account, symbol, withValues(v, r, r * price, v.isolatedMarginMinor));
     if (isolated) autoMargin(d, inst, s, account, remainder, price);
   }
 }
@@ -370,9 +401,14 @@ function withValues(p: PositionValues, qtyLots: bigint, costLotTicks: bigint, is
   return { qtyLots, costLotTicks, isolatedMarginMinor, mode: p.mode, leverage: p.leverage };
 }
 
+/** The values of a position not opened yet (Draft.position's defaults). */
+function flatValues(leverage: number): PositionValues {
+  return { qtyLots: 0n, costLotTicks: 0n, isolatedMarginMinor: 0n, mode: "cross", leverage };
+}
+
 /** Isolated auto-margin: min(ceil(a·p·k / L), max(0, B)) moves from B to m (SPEC §4). */
 function autoMargin(d: Draft, inst: Instrument, s: string, account: string, aLots: bigint, price: bigint): void {
-  const p = d.position(account, inst.symbol);
+  const p = d.positionValues(account, inst.symbol)!;
   const B = d.balance(account, s);
   const move = min(divCeil(aLots * price * inst.kMinor, BigInt(p.leverage)), max(0n, B));
   if (move === 0n) return;

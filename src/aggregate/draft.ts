@@ -9,7 +9,7 @@
 // state object and its writes, which are few (a balance or two, a position or two) and simply
 // scanned. The writes are the effects themselves, updated in place until `effects()` hands
 // them out.
-import { checkI64, I64_MAX, I64_MIN } from "../numbers/int.js";
+import { checkI64 } from "../numbers/int.js";
 import type { Effect, PositionValues } from "./effects.js";
 import { DEFAULT_LEVERAGE, type Account, type State } from "./state.js";
 
@@ -60,9 +60,13 @@ class AccountDraft {
 /** Accounts a draft finds by scanning its list; beyond that, by a Map. */
 const SCAN_ACCOUNTS_MAX = 8;
 
-/** checkI64 with the message built only when it fails (the messages name the account: a string per call otherwise). */
+/**
+ * Whether x fits i64 (checkI64 then builds the message only when it fails: the messages name
+ * the account, a string per call otherwise). `asIntN(64, x)` is x exactly when x is in
+ * [−2^63, 2^63 − 1]; V8 compiles it inline, where two BigInt comparisons are two calls.
+ */
 function fitsI64(x: bigint): boolean {
-  return x >= I64_MIN && x <= I64_MAX;
+  return BigInt.asIntN(64, x) === x;
 }
 
 export class Draft {
@@ -78,8 +82,12 @@ export class Draft {
   /** Balance and position writes in order of first touch, so effects come out in a deterministic order. */
   private readonly writes: Effect[] = [];
   private finished = false;
-  /** Effects other than balances/positions, in order (marks, ids, latches, …). */
-  private readonly others: Effect[] = [];
+  /**
+   * Effects other than balances/positions, in order (marks, ids, latches, …): the first in
+   * `other`, any more in `others` (a fill pushes one, its id: no array for it).
+   */
+  private other: Effect | null = null;
+  private others: Effect[] | null = null;
   /** Negative isolated margins @insurance covered while this draft was built (null: none, the rule). */
   covers: { account: string; symbol: string; amountMinor: bigint }[] | null = null;
 
@@ -118,10 +126,14 @@ export class Draft {
   }
 
   ensureAccount(name: string): void {
-    const a = this.account(name);
+    this.open(this.account(name));
+  }
+
+  /** Records the account as opened by this draft unless it exists (in the state or here). */
+  private open(a: AccountDraft): void {
     if (a.opened || a.state !== undefined) return;
     a.opened = true;
-    (this.opened ??= []).push(name);
+    (this.opened ??= []).push(a.name);
   }
 
   balance(account: string, asset: string): bigint {
@@ -134,22 +146,31 @@ export class Draft {
   /** Sets a balance; `what` names the quantity for the overflow message. */
   setBalance(account: string, asset: string, value: bigint, what?: string): void {
     if (!fitsI64(value)) checkI64(value, what ?? `balance of ${account} in ${asset}`);
-    this.ensureAccount(account);
     const a = this.account(account);
     const w = a.balanceWrite(asset);
-    if (w !== undefined) {
-      w.valueMinor = value;
-      return;
-    }
+    if (w !== undefined) w.valueMinor = value; // a write exists: the account does too
+    else this.newBalance(a, asset, value);
+  }
+
+  /** balance + delta, checked and written like setBalance, with one look-up of the account and its write. */
+  addBalance(account: string, asset: string, delta: bigint, what?: string): void {
+    if (delta === 0n) return;
+    const a = this.account(account);
+    const w = a.balanceWrite(asset);
+    const value = (w !== undefined ? w.valueMinor : a.state?.balances.get(asset) ?? 0n) + delta;
+    if (!fitsI64(value)) checkI64(value, what ?? `balance of ${account} in ${asset}`);
+    if (w !== undefined) w.valueMinor = value;
+    else this.newBalance(a, asset, value);
+  }
+
+  private newBalance(a: AccountDraft, asset: string, value: bigint): void {
+    this.open(a);
     const b: BalanceWrite = { t: "balance", account: a.key, asset, valueMinor: value };
     a.addWrite(b);
     this.writes.push(b);
   }
 
-  addBalance(account: string, asset: string, delta: bigint, what?: string): void {
-    if (delta !== 0n) this.setBalance(account, asset, this.balance(account, asset) + delta, what);
-  }
-
+  /** The position's values (a copy: the caller may spread it into new values); defaults when there is none. */
   position(account: string, symbol: string, defaultLeverage = DEFAULT_LEVERAGE): PositionValues {
     const a = this.account(account);
     const w = a.positionWrite(symbol);
@@ -161,24 +182,36 @@ export class Draft {
     return { qtyLots: 0n, costLotTicks: 0n, isolatedMarginMinor: 0n, mode: "cross", leverage: defaultLeverage };
   }
 
+  /**
+   * The position's current values without a copy, undefined when it has none: the draft's
+   * write, else the state's `Position` object itself. Only to be read (its five fields), never
+   * spread or handed on as values: it may carry the state's other fields. The fill path's read.
+   */
+  positionValues(account: string, symbol: string): PositionValues | undefined {
+    const a = this.account(account);
+    const w = a.positionWrite(symbol);
+    return w !== undefined ? w.values : a.state?.positions.get(symbol);
+  }
+
   setPosition(account: string, symbol: string, values: PositionValues): void {
     if (!fitsI64(values.qtyLots)) checkI64(values.qtyLots, `position size of ${account} in ${symbol}`);
     if (!fitsI64(values.costLotTicks)) checkI64(values.costLotTicks, `entry cost of ${account} in ${symbol}`);
     if (!fitsI64(values.isolatedMarginMinor)) checkI64(values.isolatedMarginMinor, `isolated margin of ${account} in ${symbol}`);
-    this.ensureAccount(account);
     const a = this.account(account);
     const w = a.positionWrite(symbol);
     if (w !== undefined) {
-      w.values = values;
+      w.values = values; // a write exists: the account does too
       return;
     }
+    this.open(a);
     const p: PositionWrite = { t: "position", account: a.key, symbol, values };
     a.addWrite(p);
     this.writes.push(p);
   }
 
   push(e: Effect): void {
-    this.others.push(e);
+    if (this.other === null) this.other = e;
+    else (this.others ??= []).push(e);
   }
 
   /**
@@ -195,7 +228,9 @@ export class Draft {
       for (const name of opened) out.push({ t: "account.open", account: name });
       for (const w of this.writes) out.push(w);
     }
-    for (const e of this.others) out.push(e);
+    if (this.other !== null) out.push(this.other);
+    const others = this.others;
+    if (others !== null) for (const e of others) out.push(e);
     return out;
   }
 }
