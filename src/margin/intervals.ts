@@ -300,26 +300,13 @@ export class MarkIntervals {
     this.index.set(p, i, lo, hi);
   }
 
-  /** Per account slot: 1 system account, 2 not, 0 unknown yet. */
-  private system: Uint8Array = new Uint8Array(1024);
   /** Budget outputs of `budgets` (no allocation per entity). */
   private b1 = 0;
   private b2 = 0;
 
   private isSystemSlot(a: number): boolean {
     const acct = this.state.accountsBySlot[a];
-    return acct !== undefined && this.isSystem(a, acct.name);
-  }
-
-  private isSystem(a: number, name: string): boolean {
-    if (a >= this.system.length) {
-      const s = new Uint8Array(Math.max(a + 1, this.system.length * 2));
-      s.set(this.system);
-      this.system = s;
-    }
-    let v = this.system[a]!;
-    if (v === 0) this.system[a] = v = SYSTEM_ACCOUNTS.includes(name) ? 1 : 2;
-    return v === 1;
+    return acct !== undefined && isSystemName(acct.name);
   }
 
   /**
@@ -417,7 +404,7 @@ export class MarkIntervals {
     const qw = w.qty;
     const mode = b.pos_mode;
     const instOf = b.pos_instrument;
-    const system = this.isSystem(a, acct.name);
+    const system = isSystemName(acct.name);
     let nCross = 0;
     let crossOk = true;
     let sumWeight = 0;
@@ -593,4 +580,13 @@ function growI32(a: Int32Array, need: number): Int32Array {
   const b = new Int32Array(Math.max(need, a.length * 2));
   b.set(a);
   return b;
+}
+
+/**
+ * By name, not cached per slot: a slot freed by a rollback can be reused by another account,
+ * so a per-slot cache could call a system account an ordinary one (and bound its figures).
+ * The first character filters out every ordinary name at the cost of one load.
+ */
+function isSystemName(name: string): boolean {
+  return name.charCodeAt(0) === 64 /* "@" */ && SYSTEM_ACCOUNTS.includes(name);
 }
