@@ -50,6 +50,30 @@ describe("serve's core thread", () => {
     return { journal: readFileSync(journal), hash, outputs };
   }
 
+  /**
+   * After serve stopped on a fault at stream seq `faultSeq`: nothing of that group is acked (not
+   * `faultSeq`, nor what was grouped with it) and no output past the last flushed group is
+   * stored; then the same journal without the fault applies every event once, stores every
+   * output once and ends in the fault-free state.
+   */
+  async function expectGroupUnackedThenRestartOnce(faultSeq: number, groups: GroupInfo[], journal: string, ref: Reference): Promise<void> {
+    const jsm = await jetstreamManager(suite.nc);
+    const ci = await jsm.consumers.info(DEFAULT_INPUT_STREAM, "mmc-serve");
+    const flushed = groups.at(-1)?.sourceSeq ?? 0;
+    expect(flushed).toBeLessThan(faultSeq);
+    expect(ci.ack_floor.stream_seq).toBe(flushed);
+    expect(ci.num_ack_pending).toBeGreaterThan(0);
+    const stored = await readStream(suite.nc, "MMC_OUT");
+    expect(stored.every((o) => Number(o.msgId.split(".")[0]) <= (groups.at(-1)?.seq ?? 0))).toBe(true);
+    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false });
+    await waitFor("the restart to apply the whole log", () => serve!.status().seq >= ref.seq && (serve!.status().outputsStored?.seq ?? 0) >= ref.outputs.at(-1)!.seq);
+    expect(serve.status().seq).toBe(ref.seq);
+    expect(await serve.stateHash()).toBe(ref.hash);
+    expect((await readStream(suite.nc, "MMC_OUT")).map((o) => o.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
+    await serve.stop();
+    serve = undefined;
+  }
+
   test("main and worker: the same journal (byte for byte), state hash and outputs for the same log", async () => {
     const file = join(suite.dir, "ab.ndjson");
     writeMarket(file, { seed: 11, accounts: 100, events: 5000, badLineRate: 0.002 });
@@ -76,23 +100,7 @@ describe("serve's core thread", () => {
     await publishLog(suite.nc, file, { batch: 500, log });
     await expect(serve.done).rejects.toThrow(/injected core failure at stream seq 6/);
     serve = undefined;
-    const jsm = await jetstreamManager(suite.nc);
-    const ci = await jsm.consumers.info(DEFAULT_INPUT_STREAM, "mmc-serve");
-    // Nothing of the failed group is acked: not seq 6, nor what was grouped with it.
-    const flushed = groups.at(-1)?.sourceSeq ?? 0;
-    expect(flushed).toBeLessThan(6);
-    expect(ci.ack_floor.stream_seq).toBe(flushed);
-    expect(ci.num_ack_pending).toBeGreaterThan(0);
-    const stored = await readStream(suite.nc, "MMC_OUT");
-    expect(stored.every((o) => Number(o.msgId.split(".")[0]) <= (groups.at(-1)?.seq ?? 0))).toBe(true);
-    // The same journal without the fault: every event once, outputs once.
-    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false });
-    await waitFor("the restart to apply the whole log", () => serve!.status().seq >= ref.seq && (serve!.status().outputsStored?.seq ?? 0) >= ref.outputs.at(-1)!.seq);
-    expect(serve.status().seq).toBe(ref.seq);
-    expect(await serve.stateHash()).toBe(ref.hash);
-    expect((await readStream(suite.nc, "MMC_OUT")).map((o) => o.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
-    await serve.stop();
-    serve = undefined;
+    await expectGroupUnackedThenRestartOnce(6, groups, journal, ref);
   });
 
   test("a hung core worker: the call's time limit stops serve, terminates the worker, acks nothing of its group; a restart completes once", async () => {
@@ -111,23 +119,7 @@ describe("serve's core thread", () => {
     // The limit, not some other stop: it waited at least 1.5 s (and not for ever).
     expect(performance.now() - t0).toBeGreaterThanOrEqual(1500);
     serve = undefined;
-    const jsm = await jetstreamManager(suite.nc);
-    const ci = await jsm.consumers.info(DEFAULT_INPUT_STREAM, "mmc-serve");
-    // Nothing of the hung group is acked: not seq 4, nor what was grouped with it.
-    const flushed = groups.at(-1)?.sourceSeq ?? 0;
-    expect(flushed).toBeLessThan(4);
-    expect(ci.ack_floor.stream_seq).toBe(flushed);
-    expect(ci.num_ack_pending).toBeGreaterThan(0);
-    const stored = await readStream(suite.nc, "MMC_OUT");
-    expect(stored.every((o) => Number(o.msgId.split(".")[0]) <= (groups.at(-1)?.seq ?? 0))).toBe(true);
-    // The same journal without the fault: every event once, outputs once, the fault-free state.
-    serve = await ServeHandle.start({ url: suite.server.url, journal, log, query: false });
-    await waitFor("the restart to apply the whole log", () => serve!.status().seq >= ref.seq && (serve!.status().outputsStored?.seq ?? 0) >= ref.outputs.at(-1)!.seq);
-    expect(serve.status().seq).toBe(ref.seq);
-    expect(await serve.stateHash()).toBe(ref.hash);
-    expect((await readStream(suite.nc, "MMC_OUT")).map((o) => o.msgId)).toEqual(ref.outputs.map((o) => `${o.seq}.${o.index}`));
-    await serve.stop();
-    serve = undefined;
+    await expectGroupUnackedThenRestartOnce(4, groups, journal, ref);
   });
 
   test("the watchdog's clock: restarted by every reply and progress tick, stopped while the caller serves a call", async () => {
