@@ -74,6 +74,27 @@ describe("serve's core thread", () => {
     serve = undefined;
   }
 
+  /** A bad serve option: `mmc serve` exits 2 naming it on stderr, and so does serve-main (the child). */
+  async function expectOptionRejected(cliArgs: string[], childArgs: string[], message: RegExp): Promise<void> {
+    const errs: string[] = [];
+    const orig = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((c: string | Uint8Array) => {
+      errs.push(typeof c === "string" ? c : new TextDecoder().decode(c));
+      return true;
+    }) as typeof process.stderr.write;
+    let code: number;
+    try {
+      code = await main(["node", "mmc", "serve", "--nats", suite.server.url, ...cliArgs]);
+    } finally {
+      process.stderr.write = orig;
+    }
+    expect(code).toBe(2);
+    expect(errs.join("")).toMatch(message);
+    const child = spawnSync(process.execPath, [await ensureBuilt(), "--nats", suite.server.url, ...childArgs], { encoding: "utf8" });
+    expect(child.status).toBe(2);
+    expect(child.stderr).toMatch(message);
+  }
+
   test("main and worker: the same journal (byte for byte), state hash and outputs for the same log", async () => {
     const file = join(suite.dir, "ab.ndjson");
     writeMarket(file, { seed: 11, accounts: 100, events: 5000, badLineRate: 0.002 });
@@ -303,23 +324,7 @@ describe("serve's core thread", () => {
     expect(parseCoreCallTimeout(300)).toBe(300);
     for (const bad of [0, -1, NaN, Infinity, 3e6]) expect(() => parseCoreCallTimeout(bad)).toThrow(/core call timeout must be a number of seconds > 0/);
     await expect(ServeHandle.start({ url: suite.server.url, journal: join(suite.dir, "t.journal"), log, coreCallTimeoutSeconds: 0 })).rejects.toThrow(/core call timeout must be/);
-    const errs: string[] = [];
-    const orig = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((c: string | Uint8Array) => {
-      errs.push(typeof c === "string" ? c : new TextDecoder().decode(c));
-      return true;
-    }) as typeof process.stderr.write;
-    let code: number;
-    try {
-      code = await main(["node", "mmc", "serve", "--nats", suite.server.url, "--core-call-timeout", "soon"]);
-    } finally {
-      process.stderr.write = orig;
-    }
-    expect(code).toBe(2);
-    expect(errs.join("")).toMatch(/core call timeout must be a number of seconds > 0/);
-    const child = spawnSync(process.execPath, [await ensureBuilt(), "--nats", suite.server.url, "--core-call-timeout", "0"], { encoding: "utf8" });
-    expect(child.status).toBe(2);
-    expect(child.stderr).toMatch(/core call timeout must be a number of seconds > 0/);
+    await expectOptionRejected(["--core-call-timeout", "soon"], ["--core-call-timeout", "0"], /core call timeout must be a number of seconds > 0/);
   });
 
   test("--core-thread is validated (API, CLI, serve-main)", async () => {
@@ -327,22 +332,6 @@ describe("serve's core thread", () => {
     expect(parseCoreThread("main")).toBe("main");
     expect(() => parseCoreThread("both")).toThrow(/core thread must be one of worker, main, got "both"/);
     await expect(ServeHandle.start({ url: suite.server.url, journal: join(suite.dir, "v.journal"), log, coreThread: "gpu" as CoreThread })).rejects.toThrow(/core thread must be one of/);
-    const errs: string[] = [];
-    const orig = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((c: string | Uint8Array) => {
-      errs.push(typeof c === "string" ? c : new TextDecoder().decode(c));
-      return true;
-    }) as typeof process.stderr.write;
-    let code: number;
-    try {
-      code = await main(["node", "mmc", "serve", "--nats", suite.server.url, "--core-thread", "both"]);
-    } finally {
-      process.stderr.write = orig;
-    }
-    expect(code).toBe(2);
-    expect(errs.join("")).toMatch(/core thread must be one of worker, main/);
-    const child = spawnSync(process.execPath, [await ensureBuilt(), "--nats", suite.server.url, "--core-thread", "both"], { encoding: "utf8" });
-    expect(child.status).toBe(2);
-    expect(child.stderr).toMatch(/core thread must be one of worker, main/);
+    await expectOptionRejected(["--core-thread", "both"], ["--core-thread", "both"], /core thread must be one of worker, main/);
   });
 });
